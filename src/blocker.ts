@@ -1,0 +1,81 @@
+// Sub-millisecond pickup without polling (issue #5): while a lane is idle, one connection per queue waits in
+// BLMOVE queue:<q> -> landing:<proc>:<q>. The move is atomic, so a job that lands is already recorded as ours
+// (issue #4) and the next cycle takes it from the landing list before anything else in that queue. A blocker
+// re-arms only while some lane is idle, so a busy worker does not hoard jobs other workers could run.
+import type { WorkerContext } from "./context";
+import { isTransient, RedisConn } from "./redis";
+import { backoffMs, sleep } from "./retry";
+
+/** Open while some lane is idle with a free slot; blockers wait on it. */
+export class Gate {
+  private waiters: (() => void)[] = [];
+  private isOpen = false;
+
+  set(open: boolean): void {
+    this.isOpen = open;
+    if (open) this.release();
+  }
+
+  wait(): Promise<void> {
+    if (this.isOpen) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
+
+export class Blocker {
+  private readonly conn: RedisConn;
+  private stopped = false;
+  private announced = false;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    readonly queue: string,
+    private readonly gate: Gate,
+    private readonly landed: () => void,
+  ) {
+    this.conn = new RedisConn(ctx.target, ctx.settings.commandTimeout * 1000, `blocker(${queue})`);
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const { keys, proc, settings } = this.ctx;
+    const waitMs = (settings.interval + settings.commandTimeout) * 1000;
+    for (let attempt = 0; !this.stopped; ) {
+      await this.gate.wait();
+      if (this.stopped) break;
+      try {
+        // Recovery finds landing lists through this set, so it is written before the first BLMOVE.
+        if (!this.announced) await this.conn.run((c) => c.sadd(keys.landings(proc), this.queue), "SADD");
+        this.announced = true;
+        const moved = await this.conn.run(
+          (c) => c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(settings.interval)]),
+          "BLMOVE",
+          waitMs,
+        );
+        attempt = 0;
+        this.ctx.outage.recovered();
+        if (moved !== null) this.landed();
+      } catch (e) {
+        if (this.stopped) break;
+        if (isTransient(e)) this.ctx.outage.failed(e);
+        else this.ctx.log.error(`waiting on queue ${this.queue} failed: ${(e as Error).message}`);
+        await sleep(backoffMs(attempt++, Math.random()), this.ctx.hardStop);
+      }
+    }
+  }
+
+  /** Closing the socket ends a pending BLMOVE at once; a job it already moved stays in the landing list. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.conn.close();
+    this.gate.release();
+    return this.done;
+  }
+}

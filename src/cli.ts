@@ -1,0 +1,116 @@
+// Command line -> settings (issue #2). Accepts `--flag=value`, `--flag value` and goworker's own `-flag=value`
+// / `-flag value`, so a Procfile written for goworker works unchanged. Refuses anything it does not know with
+// one line naming the flag; the caller prints it with the usage line and exits 2.
+import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
+import { SettingsError } from "./errors";
+import { defaultSettings, type DeadJobPolicy, type LogFormat, type LogLevel, type Settings } from "./settings";
+import { VERSION } from "./version";
+
+const d = defaultSettings({});
+const str = (description: string, valueHint: string) => ({ type: "string" as const, description, valueHint });
+
+const args = {
+  queues: str("queues to serve, in priority order; weights high=2,low=1; patterns *, mail_*, !skip", "high,low"),
+  concurrency: str(`jobs run at once, one Resque worker each (default ${d.concurrency})`, "n"),
+  interval: str(`seconds an idle blocking wait lasts before it is renewed (default ${d.interval})`, "s"),
+  connections: str(`Redis connections for commands = fetch lanes (default ${d.connections})`, "n"),
+  uri: str("redis://[user:pass@]host:port/db, rediss://..., unix:///path.sock (default $REDIS_URL, $$REDIS_PROVIDER, redis://localhost:6379/)", "uri"),
+  namespace: str(`key prefix, colon included (default ${d.namespace})`, "ns"),
+  "exit-on-complete": { type: "boolean" as const, description: "exit once every queue is empty and no job runs" },
+  "use-number": { type: "boolean" as const, description: "pass integers beyond 2^53 to jobs as exact bigint" },
+  "insecure-tls": { type: "boolean" as const, description: "do not verify the server's TLS certificate (logged)" },
+  "tls-cert": str("PEM file of the CA that signed the server's certificate", "file"),
+  "shutdown-timeout": str(`seconds running jobs get after TERM/INT/QUIT before they are handed back (default ${d.shutdownTimeout})`, "s"),
+  "job-timeout": str("seconds before a running job fails with JobTimeoutError; 0 = none (default 0)", "s"),
+  processes: str("worker processes under one supervisor, or auto = one per core (default 1)", "n|auto"),
+  "dead-jobs": str("a dead worker's in-flight jobs: requeue (default) or fail", "requeue|fail"),
+  "heartbeat-interval": str(`seconds between heartbeats (default ${d.heartbeatInterval})`, "s"),
+  "dead-after": str(`seconds without a heartbeat before another host's worker is dead (default ${d.deadAfter})`, "s"),
+  "command-timeout": str(`seconds a Redis command may take before its connection is replaced (default ${d.commandTimeout})`, "s"),
+  "log-level": str("silent, error, warn, info (default), debug or trace", "level"),
+  "log-format": str("pretty (default) or json (one object per line)", "format"),
+  "list-jobs": { type: "boolean" as const, description: "print the registered job classes and exit" },
+  version: { type: "boolean" as const, description: "print the version and exit" },
+  help: { type: "boolean" as const, description: "show this help", alias: "h" },
+} satisfies ArgsDef;
+
+export const command = defineCommand({
+  meta: { name: "bunworker", version: VERSION, description: "Resque-compatible background worker for Bun" },
+  args,
+});
+
+export const USAGE = "usage: bunworker --queues=q1[,q2] [--concurrency=25] [--interval=5] [--uri=redis://host:6379/] [options]  (--help lists all)";
+
+export type Action = "run" | "help" | "version" | "list-jobs";
+
+export interface CommandLine {
+  action: Action;
+  settings: Partial<Settings>;
+}
+
+const BOOLEAN = new Set(Object.entries(args).filter(([, a]) => a.type === "boolean").map(([k]) => k));
+const KNOWN = new Set([...Object.keys(args), "h"]);
+
+/** goworker's `-queues=x` and `-queues x` become `--queues=x` / `--queues x`; unknown flags are refused. */
+export function normalize(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--") throw new SettingsError(`unexpected argument "--"`);
+    if (!a.startsWith("-")) throw new SettingsError(`unexpected argument "${a}"`);
+    const body = a.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    const name = eq < 0 ? body : body.slice(0, eq);
+    if (!KNOWN.has(name)) throw new SettingsError(`unknown flag "${a.split("=")[0]}"`);
+    if (name === "h") { out.push("--help"); continue; }
+    if (eq >= 0) {
+      const value = body.slice(eq + 1);
+      if (BOOLEAN.has(name) && !/^(true|false|1|0)$/.test(value)) throw new SettingsError(`--${name} takes no value or true/false, got "${value}"`);
+      out.push(BOOLEAN.has(name) ? (/^(true|1)$/.test(value) ? `--${name}` : `--no-${name}`) : `--${name}=${value}`);
+    } else if (BOOLEAN.has(name)) out.push(`--${name}`);
+    else {
+      const value = argv[++i];
+      if (value === undefined) throw new SettingsError(`--${name} needs a value`);
+      out.push(`--${name}=${value}`);
+    }
+  }
+  return out;
+}
+
+function num(flag: string, v: string): number {
+  if (!/^\s*-?(\d+\.?\d*|\.\d+)\s*$/.test(v)) throw new SettingsError(`--${flag} must be a number, got "${v}"`);
+  return Number(v);
+}
+
+/** Parse argv (without the program name) and the environment into settings and an action. */
+export function parseCommandLine(argv: string[], env: Record<string, string | undefined> = process.env): CommandLine {
+  const p = parseArgs(normalize(argv), args) as Record<string, string | boolean | undefined>;
+  const s: Partial<Settings> = {};
+  const text = (k: string) => (typeof p[k] === "string" ? (p[k] as string) : undefined);
+  const queues = text("queues") ?? env.QUEUES ?? env.QUEUE;
+  if (queues !== undefined) s.queues = queues.split(",").map((q) => q.trim()).filter(Boolean);
+  const numbers: [string, keyof Settings][] = [["concurrency", "concurrency"], ["interval", "interval"], ["connections", "connections"],
+    ["shutdown-timeout", "shutdownTimeout"], ["job-timeout", "jobTimeout"], ["heartbeat-interval", "heartbeatInterval"],
+    ["dead-after", "deadAfter"], ["command-timeout", "commandTimeout"]];
+  for (const [flag, key] of numbers) {
+    const v = text(flag) ?? (flag === "interval" ? env.INTERVAL : undefined);
+    if (v !== undefined) (s as Record<string, number>)[key] = num(flag, v);
+  }
+  const procs = text("processes");
+  if (procs !== undefined) s.processes = procs === "auto" ? "auto" : num("processes", procs);
+  if (text("uri") !== undefined) s.uri = text("uri");
+  if (text("namespace") !== undefined) s.namespace = text("namespace");
+  if (text("tls-cert") !== undefined) s.tlsCert = text("tls-cert");
+  if (text("log-level") !== undefined) s.logLevel = text("log-level") as LogLevel;
+  if (text("log-format") !== undefined) s.logFormat = text("log-format") as LogFormat;
+  if (text("dead-jobs") !== undefined) s.deadJobs = text("dead-jobs") as DeadJobPolicy;
+  if (p["exit-on-complete"] !== undefined) s.exitOnComplete = p["exit-on-complete"] === true;
+  if (p["use-number"] !== undefined) s.useNumber = p["use-number"] === true;
+  if (p["insecure-tls"] !== undefined) s.insecureTls = p["insecure-tls"] === true;
+  const action: Action = p.help ? "help" : p.version ? "version" : p["list-jobs"] ? "list-jobs" : "run";
+  return { action, settings: s };
+}
+
+export function helpText(): Promise<string> {
+  return renderUsage(command);
+}

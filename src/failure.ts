@@ -1,0 +1,50 @@
+// A thrown value -> the fields of a Resque failure entry (reference section 4): `exception` is the error's
+// class name, `error` its message, `backtrace` always an array of strings. The Lua side prepends failed_at and
+// the payload, byte-exact; this module builds everything after the payload.
+
+export interface FailureFields {
+  exception: string;
+  error: string;
+  backtrace: string[];
+}
+
+const MAX_FRAMES = 50;
+
+function className(value: object): string {
+  const ctor = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  const name = (value as { name?: unknown }).name;
+  if (typeof ctor === "string" && ctor && ctor !== "Error") return ctor;
+  return typeof name === "string" && name ? name : "Error";
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    const json = JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    if (json !== undefined) return json;
+  } catch {
+    // circular or hostile toJSON: fall back to String()
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** Works for any thrown value: Error subclasses, strings, numbers, null, objects with throwing getters. */
+export function failureFields(thrown: unknown): FailureFields {
+  if (thrown instanceof Error) {
+    const stack = typeof thrown.stack === "string" ? thrown.stack.split("\n") : [];
+    const frames = stack.filter((l) => /^\s+at /.test(l)).slice(0, MAX_FRAMES).map((l) => l.trim());
+    return { exception: className(thrown), error: String(thrown.message), backtrace: frames };
+  }
+  if (thrown === null || thrown === undefined) return { exception: String(thrown), error: `a job threw ${String(thrown)}`, backtrace: [] };
+  const exception = typeof thrown === "object" ? className(thrown) : typeof thrown === "string" ? "String" : (typeof thrown).replace(/^./, (c) => c.toUpperCase());
+  return { exception, error: describe(thrown), backtrace: [] };
+}
+
+/** `,"exception":..,"error":..,"backtrace":[..],"worker":..,"queue":..}`: the entry after its payload, in Resque's key order. */
+export function failureTail(f: FailureFields, workerId: string, queue: string): string {
+  return `,"exception":${JSON.stringify(f.exception)},"error":${JSON.stringify(f.error)},"backtrace":${JSON.stringify(f.backtrace)},"worker":${JSON.stringify(workerId)},"queue":${JSON.stringify(queue)}}`;
+}

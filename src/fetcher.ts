@@ -1,0 +1,153 @@
+// A fetch lane: a group of slots sharing one cycle loop (issues #2, #4, #5).
+// 1. Batch every ack that is ready and every free slot into one atomic script call (cycle-5.lua): one round
+//    trip acknowledges finished jobs, records stats and failures, and moves new jobs into the in-flight hash.
+// 2. Start each fetched job in its slot; report outcomes back as acks for the next cycle.
+// 3. When a fetch comes back short, every queue was empty: go idle and let the blockers wait on Redis
+//    (no polling) until a push wakes us.
+// 4. Survive Redis outages: a failed cycle is retried with the same acks and tokens, which the script
+//    treats idempotently, so nothing is counted twice and nothing is lost.
+// Several lanes (--connections) overlap their round trips, so Redis and the jobs work at the same time.
+import type { WorkerContext } from "./context";
+import { failedAt, runAt } from "./resque-time";
+import type { RedisConn } from "./redis";
+import { retrying } from "./retry";
+import type { Finished, RunningJob } from "./runner";
+import { runScript, scripts } from "./scripts";
+
+export interface Slot {
+  readonly id: string;
+  token: string;
+  job: RunningJob | null;
+}
+
+export type StartJob = (slot: Slot, queue: string, flag: string, raw: string) => RunningJob;
+
+export class Lane {
+  private acks: string[] = [];
+  private running = false;
+  private again = false;
+  private seq = 0;
+  /** The last fetch found every queue empty; only a wake() fetches again. */
+  idle = false;
+  /** Shutting down: acknowledge, never fetch. */
+  quiet = false;
+  /** Paused by USR2 (Resque's pause_processing) until CONT. */
+  held = false;
+  /** The pause-all-workers key was "true" at the last fetch. */
+  private keyPaused = false;
+  private pauseTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly conn: RedisConn,
+    readonly slots: Slot[],
+    private readonly queueOrder: () => string[],
+    private readonly start: StartJob,
+    private readonly changed: () => void,
+  ) {}
+
+  get busySlots(): number {
+    return this.slots.reduce((n, s) => n + (s.job ? 1 : 0), 0);
+  }
+
+  get pendingAcks(): number {
+    return this.acks.length / 4;
+  }
+
+  get working(): boolean {
+    return this.running;
+  }
+
+  freeSlots(): number {
+    return this.slots.length - this.busySlots;
+  }
+
+  finished(slot: Slot, f: Finished): void {
+    slot.job = null;
+    this.acks.push(slot.id, slot.token, f.outcome, f.tail);
+    this.kick();
+  }
+
+  wake(): void {
+    if (!this.idle) return;
+    this.idle = false;
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    queueMicrotask(() => void this.loop());
+  }
+
+  private fetching(): boolean {
+    return !this.quiet && !this.held && !this.keyPaused && !this.idle;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const acks = this.acks;
+        this.acks = [];
+        const free = this.fetching() ? this.slots.filter((s) => !s.job) : [];
+        if (acks.length === 0 && free.length === 0) break;
+        await this.cycle(acks, free);
+      } while (this.again || this.acks.length > 0);
+    } catch (e) {
+      // Only a hard stop ends the retries; the acks stay in Redis as in-flight records and are handed back.
+      if (!this.ctx.hardStop.aborted) this.ctx.log.error(`fetch lane stopped: ${(e as Error).message}`);
+    } finally {
+      this.running = false;
+      this.changed();
+    }
+  }
+
+  private async cycle(acks: string[], free: Slot[]): Promise<void> {
+    const { keys, proc } = this.ctx;
+    for (const s of free) s.token = (++this.seq).toString(36);
+    const now = this.ctx.now();
+    const queues = free.length ? this.queueOrder() : [];
+    const args: (string | number)[] = [keys.workerPrefix, keys.processedBy(""), keys.failedBy(""), keys.queuePrefix, keys.landing(proc, ""),
+      runAt(now), failedAt(now), acks.length / 4, free.length, queues.length, ...acks];
+    for (const s of free) args.push(s.id, s.token);
+    args.push(...queues);
+    const scriptKeys = [keys.inflight(proc), keys.processed, keys.failedCount, keys.failed, keys.pause];
+    const reply = await retrying(
+      () => this.conn.run((c) => runScript<(string | number)[]>(c, scripts.cycle, scriptKeys, args), "cycle"),
+      this.ctx.outage,
+      this.ctx.hardStop,
+      (e) => this.ctx.log.error(`fetch failed, retrying: ${(e as Error).message}`),
+    );
+    const n = Number(reply[1]);
+    for (let k = 0; k < n; k++) {
+      const at = 2 + k * 5;
+      const slot = free[Number(reply[at]) - 1] as Slot;
+      slot.token = String(reply[at + 1]);
+      const job = this.start(slot, String(reply[at + 2]), String(reply[at + 3]), String(reply[at + 4]));
+      if (!job.isSettled) slot.job = job;
+    }
+    if (free.length === 0) return;
+    if (Number(reply[0]) === 1) this.pauseFor(1000);
+    else this.idle = n < free.length;
+  }
+
+  /** pause-all-workers is set: look again in a second (Resque checks before every reserve). */
+  private pauseFor(ms: number): void {
+    if (this.pauseTimer) return;
+    this.keyPaused = true;
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = undefined;
+      this.keyPaused = false;
+      this.kick();
+    }, ms);
+  }
+
+  stopTimers(): void {
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+  }
+}

@@ -1,0 +1,59 @@
+// Every Redis key bunworker reads or writes, in one place. The Resque keys follow
+// shared/reference/resque-data-model.md section 1 byte for byte; ours live under `<ns>bunworker:` so
+// that nothing Resque reads (`queue:*`, `worker:*`, `stat:*`, `failed`, ...) can collide with them.
+
+export interface Keys {
+  readonly ns: string;
+  readonly queues: string;
+  queue(name: string): string;
+  readonly queuePrefix: string;
+  readonly workers: string;
+  worker(id: string): string;
+  readonly workerPrefix: string;
+  started(id: string): string;
+  readonly heartbeats: string;
+  readonly pruneLock: string;
+  readonly processed: string;
+  processedBy(id: string): string;
+  readonly failedCount: string;
+  failedBy(id: string): string;
+  readonly failed: string;
+  readonly pause: string;
+  /** HASH process ("host:pid") -> JSON list of its worker ids, written at start, removed at exit. */
+  readonly processes: string;
+  /** HASH process -> last heartbeat, milliseconds of the Redis clock. */
+  readonly beats: string;
+  /** HASH worker id -> in-flight record (`<token> <queue-length> <queue><raw payload>`). */
+  inflight(proc: string): string;
+  /** LIST that a blocking BLMOVE drops a job into before a slot takes it. */
+  landing(proc: string, queue: string): string;
+  /** SET of queues that have (or had) a landing list for this process, so recovery can find them. */
+  landings(proc: string): string;
+}
+
+export function makeKeys(ns: string): Keys {
+  const own = `${ns}bunworker:`;
+  return {
+    ns,
+    queues: `${ns}queues`,
+    queue: (name) => `${ns}queue:${name}`,
+    queuePrefix: `${ns}queue:`,
+    workers: `${ns}workers`,
+    worker: (id) => `${ns}worker:${id}`,
+    workerPrefix: `${ns}worker:`,
+    started: (id) => `${ns}worker:${id}:started`,
+    heartbeats: `${ns}workers:heartbeat`,
+    pruneLock: `${ns}pruning_dead_workers_in_progress`,
+    processed: `${ns}stat:processed`,
+    processedBy: (id) => `${ns}stat:processed:${id}`,
+    failedCount: `${ns}stat:failed`,
+    failedBy: (id) => `${ns}stat:failed:${id}`,
+    failed: `${ns}failed`,
+    pause: `${ns}pause-all-workers`,
+    processes: `${own}processes`,
+    beats: `${own}beats`,
+    inflight: (proc) => `${own}inflight:${proc}`,
+    landing: (proc, queue) => `${own}landing:${proc}:${queue}`,
+    landings: (proc) => `${own}landings:${proc}`,
+  };
+}

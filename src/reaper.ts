@@ -1,0 +1,101 @@
+// Dead-worker recovery (issue #4). A bunworker process is dead when
+// 1. it ran on this host and its pid no longer exists (known at once, so a restarted worker recovers its
+//    predecessor's jobs at start-up), or
+// 2. its beat, stamped with the Redis clock, is older than --dead-after.
+// Its in-flight and landed jobs go back to the front of their queues (or become failure entries with
+// --dead-jobs=fail), and its ids are unregistered, in one atomic script. Periodic runs take Resque's own
+// prune lock so a fleet does not all scan at once; the script is idempotent, so the lock is an economy,
+// not a safety device. Workers that are not bunworker processes are left to Resque's own prune.
+import type { WorkerContext } from "./context";
+import type { RedisConn } from "./redis";
+import { failedAt } from "./resque-time";
+import { runScript, scripts } from "./scripts";
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+/** Which registered processes are dead: pure, so it can be tested without processes or clocks. */
+export function deadProcesses(procs: string[], beats: Record<string, string>, nowMs: number, deadAfterMs: number, host: string, alive: (pid: number) => boolean): string[] {
+  return procs.filter((proc) => {
+    const colon = proc.lastIndexOf(":");
+    const procHost = proc.slice(0, colon);
+    const pid = Number(proc.slice(colon + 1));
+    if (procHost === host && Number.isInteger(pid) && !alive(pid)) return true;
+    const beat = Number(beats[proc] ?? 0);
+    return nowMs - beat > deadAfterMs;
+  });
+}
+
+export class Reaper {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private running = false;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly conn: RedisConn,
+  ) {}
+
+  /** Hand back and unregister one process's jobs and ids. */
+  release(proc: string, mode: "requeue" | "fail", unregister = true): Promise<[number, number]> {
+    const { keys } = this.ctx;
+    return this.conn.run(
+      (c) => runScript<[number, number]>(c, scripts.release,
+        [keys.inflight(proc), keys.landings(proc), keys.workers, keys.heartbeats, keys.processes, keys.beats],
+        [proc, mode, keys.queuePrefix, keys.workerPrefix, keys.processedBy(""), keys.failedBy(""), keys.landing(proc, ""), keys.failed,
+          failedAt(this.ctx.now()), unregister ? "unregister" : "keep"]),
+      "release",
+      this.ctx.settings.commandTimeout * 1000 * 3,
+    );
+  }
+
+  /** Find dead processes (never this one) and release them; returns how many were found. */
+  async sweep(): Promise<number> {
+    const { keys, proc, settings } = this.ctx;
+    const [procs, beats, time] = await this.conn.run(
+      (c) => Promise.all([c.hkeys(keys.processes), c.hgetall(keys.beats), c.send("TIME", [])]) as Promise<[string[], Record<string, string>, [string, string]]>,
+      "scan",
+    );
+    const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const dead = deadProcesses(procs.filter((p) => p !== proc), beats, nowMs, settings.deadAfter * 1000, this.ctx.host, pidAlive);
+    for (const d of dead) {
+      const [requeued, failed] = await this.release(d, settings.deadJobs);
+      this.ctx.log.warn(`worker process ${d} is dead: ${requeued} job(s) back to their queues, ${failed} failed, its workers unregistered`);
+    }
+    return dead.length;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.ctx.settings.heartbeatInterval * 3000);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const { keys, proc } = this.ctx;
+    try {
+      const won = await this.conn.run((c) => c.send("SET", [keys.pruneLock, proc, "EX", "60", "NX"]), "prune lock");
+      if (won === null) return;
+      try {
+        await this.sweep();
+      } finally {
+        // Release only our own lock, so Ruby workers starting now can prune too.
+        await this.conn.run((c) => runScript(c, scripts.unlock, [keys.pruneLock], [proc]), "prune unlock");
+      }
+    } catch (e) {
+      this.ctx.outage.failed(e);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

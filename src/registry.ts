@@ -1,0 +1,37 @@
+// Class name -> TypeScript function. A payload's class resolves only through this map: nothing is ever
+// loaded or called by name (issue #4, security).
+import { DuplicateJobError } from "./errors";
+
+/** What `this` is inside a job function (use `function` syntax to read it). */
+export interface JobContext {
+  /** The queue the job came from (also the first argument). */
+  readonly queue: string;
+  /** The Resque worker id of the slot running the job. */
+  readonly workerId: string;
+  /** The decoded payload, extra keys included. */
+  readonly payload: Readonly<Record<string, unknown>>;
+  /** Fires when the job passes --job-timeout, or at the shutdown deadline; the job is then handed back or failed. */
+  readonly signal: AbortSignal;
+}
+
+/** goworker's `func(queue string, args ...interface{}) error`: a throw or a rejection is a failure. */
+export type JobFunction<A extends unknown[] = unknown[]> = (this: JobContext, queue: string, ...args: A) => unknown;
+
+export class Registry {
+  private readonly fns = new Map<string, JobFunction>();
+
+  register<A extends unknown[]>(className: string, fn: JobFunction<A>): void {
+    if (typeof className !== "string" || className === "") throw new TypeError("register: class name must be a non-empty string");
+    if (typeof fn !== "function") throw new TypeError(`register: the job for "${className}" must be a function`);
+    if (this.fns.has(className)) throw new DuplicateJobError(`job class "${className}" is registered twice`);
+    this.fns.set(className, fn as JobFunction);
+  }
+
+  get(className: string): JobFunction | undefined {
+    return this.fns.get(className);
+  }
+
+  classes(): string[] {
+    return [...this.fns.keys()].sort();
+  }
+}

@@ -1,0 +1,104 @@
+// One settings object with named defaults and one validate(). Defaults are goworker's where goworker has
+// the setting (flags.go), Resque's where only Resque has it, and ours (documented) for the rest.
+import { SettingsError } from "./errors";
+import { parseQueues, type QueueSpec } from "./queues";
+
+export type LogFormat = "pretty" | "json";
+export type LogLevel = "silent" | "error" | "warn" | "info" | "debug" | "trace";
+export type DeadJobPolicy = "requeue" | "fail";
+
+export interface Settings {
+  /** Queues to serve, in priority order: `high,low`, weighted `high=2,low=1`, or patterns `*`, `mail_*`, `!skip`. Required. */
+  queues: string[];
+  /** Seconds an idle blocking wait lasts before it is renewed (goworker's poll interval). Default 5. */
+  interval: number;
+  /** Jobs run at once; each slot is one Resque worker. Default 25. */
+  concurrency: number;
+  /** Redis connections for commands; also the number of fetch lanes whose round trips overlap. Default 2. */
+  connections: number;
+  /** Redis URI: redis://, rediss://, unix:///path. Default $REDIS_URL, the variable $REDIS_PROVIDER names, or redis://localhost:6379/. */
+  uri: string;
+  /** Key prefix, colon included, as goworker's -namespace. Default `resque:`. */
+  namespace: string;
+  /** Exit once every queue is empty and no job is running. Default false. */
+  exitOnComplete: boolean;
+  /** Integers outside the safe range reach handlers as exact bigint values. Default false. */
+  useNumber: boolean;
+  /** Skip TLS certificate verification (logged as a warning). Default false. */
+  insecureTls: boolean;
+  /** PEM file of the CA that signed the server's certificate. Default none (system roots). */
+  tlsCert: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Seconds running jobs get after the first TERM/INT/QUIT before they are handed back. Default 8 (Heroku KILLs at 10). */
+  shutdownTimeout: number;
+  /** Seconds a job may run before it fails with JobTimeoutError; 0 = no limit (Resque's behaviour). Default 0. */
+  jobTimeout: number;
+  /** Worker processes under one supervisor; "auto" = one per core. Default 1. */
+  processes: number | "auto";
+  /** What happens to a dead worker's in-flight jobs: back to the front of their queues, or failure entries. Default requeue. */
+  deadJobs: DeadJobPolicy;
+  /** Seconds between heartbeats. Default 5. */
+  heartbeatInterval: number;
+  /** A worker on another host whose heartbeat is older than this many seconds is dead. Default 60. */
+  deadAfter: number;
+  /** Seconds a Redis command may take before the connection is treated as stalled. Default 10. */
+  commandTimeout: number;
+}
+
+export function defaultUri(env: Record<string, string | undefined>): string {
+  if (env.REDIS_URL) return env.REDIS_URL;
+  const provider = env.REDIS_PROVIDER;
+  if (provider && env[provider]) return env[provider] as string;
+  return "redis://localhost:6379/";
+}
+
+export function defaultSettings(env: Record<string, string | undefined> = process.env): Settings {
+  return {
+    queues: [],
+    interval: 5,
+    concurrency: 25,
+    connections: 2,
+    uri: defaultUri(env),
+    namespace: "resque:",
+    exitOnComplete: false,
+    useNumber: false,
+    insecureTls: false,
+    tlsCert: "",
+    logLevel: "info",
+    logFormat: "pretty",
+    shutdownTimeout: 8,
+    jobTimeout: 0,
+    processes: 1,
+    deadJobs: "requeue",
+    heartbeatInterval: 5,
+    deadAfter: 60,
+    commandTimeout: 10,
+  };
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ["silent", "error", "warn", "info", "debug", "trace"];
+
+function positive(flag: string, v: number, min: number): void {
+  if (!Number.isFinite(v) || v < min) throw new SettingsError(`--${flag} must be a number >= ${min}, got ${v}`);
+}
+
+/** Throws SettingsError naming the first bad setting; returns the parsed queue list. */
+export function validate(s: Settings): QueueSpec[] {
+  if (s.queues.length === 0) throw new SettingsError("--queues is required (e.g. --queues=high,low)");
+  const specs = parseQueues(s.queues);
+  positive("interval", s.interval, 0.01);
+  if (!Number.isInteger(s.concurrency) || s.concurrency < 1) throw new SettingsError(`--concurrency must be an integer >= 1, got ${s.concurrency}`);
+  if (!Number.isInteger(s.connections) || s.connections < 1) throw new SettingsError(`--connections must be an integer >= 1, got ${s.connections}`);
+  if (s.processes !== "auto" && (!Number.isInteger(s.processes) || s.processes < 1)) throw new SettingsError(`--processes must be an integer >= 1 or "auto", got ${s.processes}`);
+  positive("shutdown-timeout", s.shutdownTimeout, 0);
+  positive("job-timeout", s.jobTimeout, 0);
+  positive("heartbeat-interval", s.heartbeatInterval, 0.05);
+  positive("dead-after", s.deadAfter, s.heartbeatInterval * 2);
+  positive("command-timeout", s.commandTimeout, 0.05);
+  if (!LOG_LEVELS.includes(s.logLevel)) throw new SettingsError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${s.logLevel}`);
+  if (s.logFormat !== "pretty" && s.logFormat !== "json") throw new SettingsError(`--log-format must be pretty or json, got ${s.logFormat}`);
+  if (s.deadJobs !== "requeue" && s.deadJobs !== "fail") throw new SettingsError(`--dead-jobs must be requeue or fail, got ${s.deadJobs}`);
+  if (!s.namespace) throw new SettingsError("--namespace must not be empty");
+  return specs;
+}
