@@ -6,7 +6,7 @@ import { loadJobs } from "./src/job-loader";
 import { work } from "./src/index";
 
 try {
-  await loadJobs(import.meta.dir + "/jobs");
+  await loadJobs(process.env.BUNWORKER_JOBS_DIR ?? import.meta.dir + "/jobs");
   await work();
   process.exit(0);
 } catch (e) {

@@ -31,6 +31,8 @@ export class Gate {
 export class Blocker {
   private readonly conn: RedisConn;
   private stopped = false;
+  private cancelled = false;
+  private waiting = false;
   private announced = false;
   readonly done: Promise<void>;
 
@@ -54,21 +56,35 @@ export class Blocker {
         // Recovery finds landing lists through this set, so it is written before the first BLMOVE.
         if (!this.announced) await this.conn.run((c) => c.sadd(keys.landings(proc), this.queue), "SADD");
         this.announced = true;
+        this.waiting = true;
         const moved = await this.conn.run(
           (c) => c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(settings.interval)]),
           "BLMOVE",
           waitMs,
         );
+        this.waiting = false;
         attempt = 0;
         this.ctx.outage.recovered();
         if (moved !== null) this.landed();
       } catch (e) {
+        this.waiting = false;
         if (this.stopped) break;
+        if (this.cancelled) {
+          this.cancelled = false;
+          continue;
+        }
         if (isTransient(e)) this.ctx.outage.failed(e);
         else this.ctx.log.error(`waiting on queue ${this.queue} failed: ${(e as Error).message}`);
         await sleep(backoffMs(attempt++, Math.random()), this.ctx.hardStop);
       }
     }
+  }
+
+  /** End a pending BLMOVE now (pause): the job stays in its queue, where Resque's tools expect it while paused. */
+  cancel(): void {
+    if (this.stopped || !this.waiting) return;
+    this.cancelled = true;
+    this.conn.drop();
   }
 
   /** Closing the socket ends a pending BLMOVE at once; a job it already moved stays in the landing list. */

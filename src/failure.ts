@@ -9,6 +9,11 @@ export interface FailureFields {
 }
 
 const MAX_FRAMES = 50;
+// Errors bunworker itself raises about a job (bad payload, unknown class, timeout): their stack is ours, not
+// the job's, so their backtrace is empty rather than a list of worker internals.
+const OWN_ERRORS = new Set(["MalformedPayloadError", "UnknownJobError", "JobTimeoutError"]);
+// Like Resque, which keeps the frames above its own job.rb, keep only the frames above the runner's call.
+const RUNNER_FRAME = /[/\\]src[/\\]runner\.ts:|\brunJob\b/;
 
 function className(value: object): string {
   const ctor = (value as { constructor?: { name?: unknown } }).constructor?.name;
@@ -36,8 +41,14 @@ function describe(value: unknown): string {
 export function failureFields(thrown: unknown): FailureFields {
   if (thrown instanceof Error) {
     const stack = typeof thrown.stack === "string" ? thrown.stack.split("\n") : [];
-    const frames = stack.filter((l) => /^\s+at /.test(l)).slice(0, MAX_FRAMES).map((l) => l.trim());
-    return { exception: className(thrown), error: String(thrown.message), backtrace: frames };
+    const exception = className(thrown);
+    const frames: string[] = [];
+    for (const line of stack) {
+      if (!/^\s+at /.test(line)) continue;
+      if (RUNNER_FRAME.test(line) || frames.length === MAX_FRAMES) break;
+      frames.push(line.trim());
+    }
+    return { exception, error: String(thrown.message), backtrace: OWN_ERRORS.has(exception) ? [] : frames };
   }
   if (thrown === null || thrown === undefined) return { exception: String(thrown), error: `a job threw ${String(thrown)}`, backtrace: [] };
   const exception = typeof thrown === "object" ? className(thrown) : typeof thrown === "string" ? "String" : (typeof thrown).replace(/^./, (c) => c.toUpperCase());

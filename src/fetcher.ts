@@ -46,6 +46,10 @@ export class Lane {
     private readonly changed: () => void,
   ) {}
 
+  get paused(): boolean {
+    return this.held || this.keyPaused;
+  }
+
   get busySlots(): number {
     return this.slots.reduce((n, s) => n + (s.job ? 1 : 0), 0);
   }

@@ -129,10 +129,9 @@ export async function work(explicit?: Partial<Settings>): Promise<void> {
   }
   const launcher = new Launcher(s, registry, log);
   setSettings(s);
-  await init();
   const uninstall = installSignals(launcher, log);
   try {
-    await launcher.run();
+    await launcher.run(() => init());
   } finally {
     uninstall();
   }

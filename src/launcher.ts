@@ -62,8 +62,10 @@ export class Launcher {
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
   }
 
-  /** Resolves when the worker has stopped and unregistered; rejects if it cannot start. */
-  async run(): Promise<void> {
+  /** Resolves when the worker has stopped and unregistered; rejects if it cannot start. `beforeJobs` runs once Redis answers. */
+  async run(beforeJobs?: () => Promise<void>): Promise<void> {
+    await this.connect();
+    await beforeJobs?.();
     await this.start();
     const mode = await this.stopWanted;
     await this.shutdown(mode);
@@ -85,7 +87,6 @@ export class Launcher {
   private async start(): Promise<void> {
     const { settings, log, target, proc } = this.ctx;
     if (settings.insecureTls) log.warn("--insecure-tls: the Redis server's TLS certificate is NOT verified");
-    await this.connect();
     const [requeued] = await this.reaper.release(proc, settings.deadJobs);
     if (requeued > 0) log.warn(`recovered ${requeued} job(s) left by an earlier process with pid ${process.pid}`);
     await this.reaper.sweep();
@@ -154,7 +155,9 @@ export class Launcher {
 
   private laneChanged(): void {
     if (this.stopping) return;
-    this.gate.set(this.lanes.some((l) => l.idle && !l.held && l.freeSlots() > 0));
+    const paused = this.lanes.some((l) => l.paused);
+    this.gate.set(!paused && this.lanes.some((l) => l.idle && l.freeSlots() > 0));
+    if (paused) for (const b of this.blockers.values()) b.cancel();
     if (this.ctx.settings.exitOnComplete && this.lanes.every((l) => l.idle && l.busySlots === 0 && l.pendingAcks === 0 && !l.working)) this.stop("graceful");
   }
 

@@ -1,0 +1,26 @@
+// A worker inside the test process (Launcher with its own registry), for tests that inspect Redis while jobs
+// run. Child-process tests use worker-process.ts instead.
+import { createConsola } from "consola";
+import { Launcher } from "../../src/launcher";
+import { Registry } from "../../src/registry";
+import { defaultSettings, type Settings } from "../../src/settings";
+import { REDIS_URL } from "./redis";
+
+export interface InProcessWorker {
+  launcher: Launcher;
+  done: Promise<void>;
+  logs: string[];
+}
+
+export function startWorker(registry: Registry, settings: Partial<Settings>): InProcessWorker {
+  const logs: string[] = [];
+  const log = createConsola({ level: 4, reporters: [{ log: (o) => void logs.push(`${o.type}: ${o.args.map(String).join(" ")}`) }] });
+  const launcher = new Launcher({ ...defaultSettings({}), uri: REDIS_URL, heartbeatInterval: 0.5, deadAfter: 5, commandTimeout: 2, ...settings }, registry, log);
+  return { launcher, done: launcher.run(), logs };
+}
+
+export function registryWith(jobs: Record<string, (queue: string, ...args: never[]) => unknown>): Registry {
+  const r = new Registry();
+  for (const [name, fn] of Object.entries(jobs)) r.register(name, fn as never);
+  return r;
+}

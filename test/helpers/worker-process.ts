@@ -1,0 +1,45 @@
+// A real child process of a worker program, with its output captured so tests can wait for log lines.
+import type { Subprocess } from "bun";
+import { waitFor } from "./redis";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+export const TEST_WORKER = `${ROOT}test/fixtures/test-worker.ts`;
+export const MAIN_WORKER = `${ROOT}worker.ts`;
+
+export interface WorkerProcess {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  pid: number;
+  output(): string;
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  signal(sig: NodeJS.Signals): void;
+  exited: Promise<number>;
+}
+
+export function spawnWorker(args: string[], opts: { script?: string; env?: Record<string, string>; cmd?: string[]; cwd?: string } = {}): WorkerProcess {
+  const cmd = opts.cmd ?? [process.execPath, opts.script ?? TEST_WORKER];
+  const proc = Bun.spawn([...cmd, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const chunk of s) out += dec.decode(chunk, { stream: true });
+  };
+  const pumped = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
+  return {
+    proc,
+    pid: proc.pid,
+    output: () => out,
+    waitForOutput: (pattern, timeoutMs = 15_000) => waitFor(() => pattern.test(out), timeoutMs, `output matching ${pattern}; got:\n${out}`).then(() => undefined),
+    signal: (sig) => proc.kill(sig),
+    exited: proc.exited.then(async (code) => {
+      await pumped;
+      return code;
+    }),
+  };
+}
