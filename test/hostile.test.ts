@@ -21,7 +21,7 @@ beforeAll(async () => {
   await c.send("RPUSH", [q, `{"class":"Size","args":["${TEN_MB}"]}`]);
   await c.send("RPUSH", [q, `{"class":"Fail","args":["big","${TEN_MB}"]}`]);
   await c.send("RPUSH", [q, `{"class":"Record","args":[${deep}]}`]);
-  await c.send("RPUSH", [q, invalidUtf8]);
+  await c.send("RPUSH", [q, invalidUtf8 as unknown as string]); // send() takes bytes too; its type says string
   for (const cls of ["ThrowString", "ThrowNull", "Never", "Unhandled"]) await c.send("RPUSH", [q, `{"class":"${cls}","args":[]}`]);
   await c.send("RPUSH", [q, '{"class":"Record","args":["sentinel"]}']);
   w = spawnWorker([`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=hostile", "--concurrency=3", "--job-timeout=1", "--exit-on-complete"]);
