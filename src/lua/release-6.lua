@@ -13,6 +13,11 @@
   Returns { requeued, failed }
 ]]
 local requeued, failed = 0, 0
+-- Landed jobs were taken after the in-flight ones, so they go back first and end up behind them.
+for _, queue in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  while redis.call('LMOVE', ARGV[7] .. queue, ARGV[3] .. queue, 'RIGHT', 'LEFT') do requeued = requeued + 1 end
+end
+redis.call('DEL', KEYS[2])
 local records = redis.call('HGETALL', KEYS[1])
 for k = 1, #records, 2 do
   local id, v = records[k], records[k + 1]
@@ -32,10 +37,6 @@ for k = 1, #records, 2 do
   redis.call('DEL', ARGV[4] .. id)
 end
 redis.call('DEL', KEYS[1])
-for _, queue in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  while redis.call('LMOVE', ARGV[7] .. queue, ARGV[3] .. queue, 'RIGHT', 'LEFT') do requeued = requeued + 1 end
-end
-redis.call('DEL', KEYS[2])
 if ARGV[10] == 'unregister' then
   local ids = redis.call('HGET', KEYS[5], ARGV[1])
   if ids then
