@@ -8,7 +8,7 @@ import { SettingsError } from "./errors";
 import { makeKeys } from "./keys";
 import { Launcher } from "./launcher";
 import { createLogger } from "./logger";
-import { parseUri, RedisConn } from "./redis";
+import { openSharedClient, parseUri } from "./redis";
 import { Registry, type JobFunction } from "./registry";
 import { defaultSettings, validate, type Settings } from "./settings";
 import { CHILD_ENV, selfCommand, supervise } from "./supervisor";
@@ -22,7 +22,6 @@ export { VERSION, COMMIT };
 const registry = new Registry();
 const argv = [...process.argv]; // copied before the procline overwrites the process's argv area
 let overrides: Partial<Settings> = {};
-let shared: RedisConn | null = null;
 let sharedClient: RedisClient | null = null;
 
 /** Register the function that runs jobs of `className`. Registering a class twice throws DuplicateJobError. */
@@ -53,9 +52,7 @@ export function namespace(): string {
 export async function init(): Promise<void> {
   if (sharedClient) return;
   const s = settings();
-  const conn = new RedisConn(parseUri(s.uri, s), s.commandTimeout * 1000, "shared");
-  sharedClient = await conn.client_();
-  shared = conn;
+  sharedClient = await openSharedClient(parseUri(s.uri, s), s.commandTimeout * 1000);
 }
 
 /** The shared Redis client, for job code that wants the same Redis (goworker's GetConn). Call init() first. */
@@ -83,8 +80,7 @@ export async function enqueue(job: EnqueueOptions): Promise<void> {
 
 /** Close the shared client. */
 export async function close(): Promise<void> {
-  shared?.close();
-  shared = null;
+  sharedClient?.close();
   sharedClient = null;
 }
 

@@ -101,6 +101,29 @@ export function timed<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * The client handed to job code (redis()) and used by enqueue(): Bun's own reconnection, told never to give
+ * up (its default stops after ~31 s and leaves the client dead for good), with its offline queue, so a job's
+ * command issued during an outage is sent when Redis is back. A unix socket's db and password are sent again
+ * on every connect, since Bun's client cannot carry them in the URL.
+ */
+export async function openSharedClient(target: RedisTarget, timeoutMs: number): Promise<RedisClient> {
+  const c = new RedisClient(target.url, { tls: target.tls, connectionTimeout: timeoutMs, maxRetries: 0xffffffff });
+  if (target.password || target.db) {
+    c.onconnect = () => {
+      if (target.password) void c.send("AUTH", target.username ? [target.username, target.password] : [target.password]).catch(() => {});
+      if (target.db) void c.send("SELECT", [String(target.db)]).catch(() => {});
+    };
+  }
+  try {
+    await timed(c.connect(), timeoutMs, "shared client connect");
+  } catch (e) {
+    c.close();
+    throw new ConnectionError(`cannot reach Redis at ${target.display}: ${(e as Error).message}`);
+  }
+  return c;
+}
+
 /** One Redis connection that replaces itself after any connection-level failure. */
 export class RedisConn {
   private client: RedisClient | null = null;

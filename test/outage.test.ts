@@ -1,0 +1,73 @@
+// Issue #4: Redis outages of any length, a restart, a frozen server. The worker logs one clear warning, keeps
+// trying with backoff, resumes by itself and loses nothing. Each test runs its own redis-server.
+import { afterEach, describe, expect, test } from "bun:test";
+import { RedisClient } from "bun";
+import { startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
+import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
+
+let redis: PrivateRedis | undefined;
+let worker: WorkerProcess | undefined;
+afterEach(async () => {
+  worker?.signal("SIGKILL");
+  await worker?.exited;
+  await redis?.stop();
+  worker = redis = undefined;
+});
+
+const NS = "out:";
+function start(r: PrivateRedis, extra: string[] = []): WorkerProcess {
+  return spawnWorker([`--uri=${r.url}`, `--namespace=${NS}`, "--queues=o", "--concurrency=2", "--command-timeout=1", "--heartbeat-interval=0.5", ...extra]);
+}
+const fresh = (r: PrivateRedis) => new RedisClient(r.url, { autoReconnect: true });
+const count = (output: string, what: RegExp) => output.split("\n").filter((l) => what.test(l)).length;
+
+describe("Redis outages", () => {
+  test("a frozen server (SIGSTOP): the finished job is acknowledged after SIGCONT and work goes on", async () => {
+    redis = await startRedis();
+    worker = start(redis);
+    await worker.waitForOutput(/started/);
+    let c = fresh(redis);
+    await c.rpush(`${NS}queue:o`, '{"class":"Slow","args":[800,"spans-freeze"]}');
+    await waitFor(async () => (await c.llen(`${NS}test:started`)) === 1, 5000, "job start");
+    c.close();
+    redis.freeze();
+    await worker.waitForOutput(/unavailable/, 10_000);
+    await Bun.sleep(2500); // the outage itself: longer than the command timeout, with the job finishing inside it
+    redis.thaw();
+    c = fresh(redis);
+    await waitFor(async () => (await c.get(`${NS}stat:processed`)) === "1", 15_000, "the ack after the freeze");
+    await c.rpush(`${NS}queue:o`, '{"class":"Record","args":["after-thaw"]}');
+    await waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes('["after-thaw"]'), 15_000, "a job after the thaw");
+    expect(await c.lrange(`${NS}test:ran`, 0, -1)).toEqual(["spans-freeze", '["after-thaw"]']);
+    await worker.waitForOutput(/is back after/, 10_000);
+    expect(count(worker.output(), /unavailable/)).toBe(1);
+    worker.signal("SIGTERM");
+    expect(await worker.exited).toBe(0);
+    expect(await c.scard(`${NS}workers`)).toBe(0);
+    c.close();
+  }, 60_000);
+
+  test("a restart after 35 s down (longer than Bun's client keeps trying): resumes by itself, nothing lost", async () => {
+    redis = await startRedis({ appendonly: true });
+    worker = start(redis);
+    await worker.waitForOutput(/started/);
+    let c = fresh(redis);
+    await c.rpush(`${NS}queue:o`, '{"class":"Slow","args":[1500,"interrupted"]}', '{"class":"Record","args":["queued"]}');
+    await waitFor(async () => (await c.llen(`${NS}test:started`)) === 1, 5000, "job start");
+    c.close();
+    await redis.kill();
+    await worker.waitForOutput(/unavailable/, 10_000);
+    await Bun.sleep(35_000);
+    await redis.restart();
+    c = fresh(redis);
+    await waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes('["queued"]'), 20_000, "the queued job after the restart");
+    await waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes("interrupted"), 20_000, "the interrupted job's outcome");
+    await waitFor(async () => (await c.get(`${NS}stat:processed`)) === "2", 20_000, "both acknowledged");
+    expect(await c.llen(`${NS}queue:o`)).toBe(0);
+    expect(await c.hlen(`${NS}bunworker:inflight:${(await c.hkeys(`${NS}bunworker:processes`))[0]}`)).toBe(0);
+    await worker.waitForOutput(/is back after/, 10_000);
+    worker.signal("SIGTERM");
+    expect(await worker.exited).toBe(0);
+    c.close();
+  }, 90_000);
+});
