@@ -1,0 +1,82 @@
+// `bun run demo`: the whole thing in one command for a newcomer (issue #2).
+// 1. Use the Redis at $REDIS_URL (default 127.0.0.1:6379) or, when none answers, a private redis-server on a
+//    free port that is removed afterwards;
+// 2. enqueue sample jobs for the jobs in jobs/, the way Resque.enqueue and redis-cli would, plus one broken item;
+// 3. run the worker until the queue is empty; 4. print what ran and what failed, as Resque's tools see it.
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RedisClient, type Subprocess } from "bun";
+import { close, enqueue, setSettings, work } from "./index";
+import { loadJobs } from "./job-loader";
+
+const NS = "bunworker-demo:";
+const QUEUE = "demo";
+
+async function answers(url: string): Promise<boolean> {
+  const c = new RedisClient(url, { autoReconnect: false, connectionTimeout: 500 });
+  try {
+    return (await c.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    c.close();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function privateRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "bunworker-demo-"));
+  let proc: Subprocess;
+  try {
+    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
+  } catch {
+    throw new Error("no Redis answers at $REDIS_URL and redis-server is not installed (apt-get install redis-server)");
+  }
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && !(await answers(url)); i++) await Bun.sleep(50);
+  console.log(`no Redis at ${process.env.REDIS_URL ?? "redis://127.0.0.1:6379"}: started a private redis-server on port ${port}`);
+  return { url, stop: async () => { proc.kill(); await proc.exited; rmSync(dir, { recursive: true, force: true }); } };
+}
+
+async function main(): Promise<void> {
+  const wanted = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const server = (await answers(wanted)) ? { url: wanted, stop: async () => {} } : await privateRedis();
+  const c = new RedisClient(server.url);
+  try {
+    for (const key of await c.keys(`${NS}*`)) await c.del(key);
+    await loadJobs(new URL("../jobs", import.meta.url).pathname);
+    const settings = { uri: server.url, namespace: NS, queues: [QUEUE], exitOnComplete: true, concurrency: 5, logLevel: "warn" as const };
+    setSettings(settings);
+    for (const name of ["Ada", "Grace", "Linus"]) await enqueue({ queue: QUEUE, payload: { class: "Greet", args: [name] } });
+    await enqueue({ queue: QUEUE, payload: { class: "WordCount", args: ["the quick brown fox"] } });
+    await enqueue({ queue: QUEUE, payload: { class: "ChargeCard", args: [1999] } });
+    await enqueue({ queue: QUEUE, payload: { class: "ChargeCard", args: [250000] } });
+    await enqueue({ queue: QUEUE, payload: { class: "NoSuchJob", args: [] } });
+    await c.rpush(`${NS}queue:${QUEUE}`, "this is not json");
+    console.log(`enqueued 8 jobs on queue "${QUEUE}" (namespace ${NS}); running the worker until the queue is empty...\n`);
+    await work(settings);
+    const failed = ((await c.lrange(`${NS}failed`, 0, -1)) as string[]).map((e) => JSON.parse(e) as { payload: unknown; exception: string; error: string });
+    console.log(`\nprocessed: ${await c.get(`${NS}stat:processed`)}   failed: ${await c.get(`${NS}stat:failed`)}   (Resque's stat:processed counts failures too)`);
+    console.log(`word counts stored by WordCount: ${JSON.stringify(await c.hgetall(`${NS}demo:word-counts`))}`);
+    console.log(`failed list (${NS}failed), as resque-web shows it:`);
+    for (const f of failed) console.log(`  - ${f.exception}: ${f.error}\n      payload: ${JSON.stringify(f.payload)}`);
+  } finally {
+    c.close();
+    await close();
+    await server.stop();
+  }
+}
+
+await main();
+process.exit(0);
