@@ -194,3 +194,23 @@ describe("numbers", () => {
     expect(got).toEqual([18446744073709551616n, -1180591620717411303424n, 42, 1.5]);
   });
 });
+
+describe("pause", () => {
+  test("pause-all-workers = \"TRUE\" keeps jobs queued; deleting it lets them run (Resque's pause key)", async () => {
+    await c.set(`${ns}pause-all-workers`, "TRUE");
+    const ran: string[] = [];
+    const w = startWorker(registryWith({ J: (_q: string, t: string) => void ran.push(t) }), { namespace: ns, queues: ["p"], heartbeatInterval: 0.1 });
+    await waitFor(async () => (await c.scard(`${ns}workers`)) > 0, 5000, "registration");
+    await push("p", '{"class":"J","args":["held"]}');
+    const proc = `${hostname().replace(/:/g, "_")}:${process.pid}`;
+    const beat = await c.hget(`${ns}bunworker:beats`, proc);
+    await waitFor(async () => (await c.hget(`${ns}bunworker:beats`, proc)) !== beat, 5000, "a heartbeat");
+    await waitFor(async () => (await c.hget(`${ns}bunworker:beats`, proc)) !== beat, 5000, "another heartbeat");
+    expect(await c.llen(`${ns}queue:p`)).toBe(1);
+    expect(ran).toEqual([]);
+    await c.del(`${ns}pause-all-workers`);
+    await waitFor(() => ran.length === 1, 5000, "the job after unpausing");
+    w.launcher.stop();
+    await w.done;
+  });
+});

@@ -1,0 +1,43 @@
+// Issue #5: --processes N runs N worker processes under one supervisor that forwards signals and restarts a
+// crashed child; the restarted child recovers the crashed one's jobs.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import type { RedisClient } from "bun";
+import { client, dropNamespace, freshNamespace, REDIS_URL, waitFor } from "./helpers/redis";
+import { spawnWorker } from "./helpers/worker-process";
+
+let c: RedisClient;
+let ns: string;
+beforeEach(() => {
+  c = client();
+  ns = freshNamespace();
+});
+afterEach(async () => {
+  await dropNamespace(c, ns);
+  c.close();
+});
+
+const pids = async () => new Set((await c.smembers(`${ns}workers`)).map((id) => Number(id.split(":")[1])));
+
+test("two processes; a SIGKILLed child is restarted and its job recovered; TERM stops all and exits 0", async () => {
+  const sup = spawnWorker([`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=sv", "--concurrency=1", "--processes=2", "--shutdown-timeout=0.2"]);
+  const first = await waitFor(async () => ((await pids()).size === 2 ? await pids() : null), 10_000, "two worker processes");
+  expect(first.has(sup.pid)).toBe(false);
+  await c.rpush(`${ns}queue:sv`, '{"class":"WaitForAbort","args":["victim"]}');
+  await waitFor(async () => (await c.llen(`${ns}test:started`)) === 1, 5000, "job start");
+  const victimId = (await c.smembers(`${ns}workers`)).find(async (id) => (await c.get(`${ns}worker:${id}`)) !== null);
+  const busy = await waitFor(async () => {
+    for (const id of await c.smembers(`${ns}workers`)) if (await c.get(`${ns}worker:${id}`)) return Number(id.split(":")[1]);
+    return null;
+  }, 5000, "the busy child");
+  expect(victimId).toBeDefined();
+  process.kill(busy, "SIGKILL");
+  await sup.waitForOutput(new RegExp(`worker process ${busy} exited \\(SIGKILL\\); restarting`), 10_000);
+  await waitFor(async () => (await c.llen(`${ns}test:started`)) === 2, 15_000, "the job to run again in a restarted child");
+  const now = await pids();
+  expect(now.has(busy)).toBe(false);
+  expect(now.size).toBe(2);
+  sup.signal("SIGTERM");
+  expect(await sup.exited).toBe(0);
+  expect(await c.scard(`${ns}workers`)).toBe(0);
+  expect(await c.lindex(`${ns}queue:sv`, 0)).toBe('{"class":"WaitForAbort","args":["victim"]}');
+});
