@@ -133,9 +133,18 @@ export async function work(explicit?: Partial<Settings>): Promise<void> {
   }
 }
 
+// A child of --processes gets a group-wide signal twice: once from the terminal, systemd or Heroku (which
+// signal the whole process group) and once forwarded by the supervisor. Within this window the copy is not
+// a "second signal", or a plain Ctrl-C would hand running jobs back instead of letting them finish.
+const DUPLICATE_SIGNAL_MS = 1000;
+
 function installSignals(launcher: Launcher, log: ReturnType<typeof createLogger>): () => void {
   let stops = 0;
+  let lastStop = 0;
+  const supervised = Boolean(process.env[CHILD_ENV]);
   const stop = (sig: string) => () => {
+    if (supervised && stops > 0 && Date.now() - lastStop < DUPLICATE_SIGNAL_MS) return;
+    lastStop = Date.now();
     stops++;
     log.info(`${sig} received${stops > 1 ? " again: handing running jobs back now" : ""}`);
     launcher.stop(stops > 1 ? "now" : "graceful");

@@ -41,3 +41,16 @@ test("two processes; a SIGKILLed child is restarted and its job recovered; TERM 
   expect(await c.scard(`${ns}workers`)).toBe(0);
   expect(await c.lindex(`${ns}queue:sv`, 0)).toBe('{"class":"WaitForAbort","args":["victim"]}');
 });
+
+test("a signal sent to the whole process group (Ctrl-C, systemd, Heroku) lets running jobs finish", async () => {
+  const sup = spawnWorker([`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=sv", "--concurrency=1", "--processes=2", "--shutdown-timeout=10"], {
+    cmd: ["setsid", process.execPath, new URL("./fixtures/test-worker.ts", import.meta.url).pathname],
+  });
+  await waitFor(async () => (await pids()).size === 2, 10_000, "two worker processes");
+  await c.rpush(`${ns}queue:sv`, '{"class":"Slow","args":[500,"group"]}');
+  await waitFor(async () => (await c.llen(`${ns}test:started`)) === 1, 5000, "job start");
+  process.kill(-sup.pid, "SIGINT");
+  expect(await sup.exited).toBe(0);
+  expect(await c.lrange(`${ns}test:ran`, 0, -1)).toEqual(["group"]);
+  expect(await c.llen(`${ns}queue:sv`)).toBe(0);
+});
