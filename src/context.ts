@@ -1,6 +1,6 @@
 // What every component of one worker process shares (Sidekiq's component / River's base service): settings,
 // keys, identity, logger, the outage reporter and the hard-stop signal. Passed in, never global.
-import type { ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola/core";
 import type { Keys } from "./keys";
 import type { RedisTarget } from "./redis";
 import type { Outage } from "./retry";

@@ -8,7 +8,7 @@
 // Delivery guarantee: at least once. A job is in its queue, in a landing list or in our in-flight hash at
 // every instant; a KILL leaves it in Redis, where the next start or another worker's reaper finds it.
 import { hostname } from "node:os";
-import type { ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola/core";
 import { Blocker, Gate } from "./blocker";
 import type { WorkerContext } from "./context";
 import { ConnectionError } from "./errors";

@@ -1,6 +1,6 @@
 // Retrying Redis work through an outage of any length: exponential backoff (a pure function) and one
 // warning per outage rather than one per failed call.
-import type { ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola/core";
 import { isTransient } from "./redis";
 
 /** 50 ms doubling to 2 s, scaled by `jitter` in [0.5, 1] so a fleet does not reconnect in lock-step. */

@@ -4,7 +4,7 @@
 // 3. call the function with `this` = JobContext; a sync return is done at once, a promise when it settles;
 // 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot.
 // A job abandoned at the shutdown deadline reports nothing: its in-flight record is handed back instead.
-import type { ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola/core";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
 import { failureFields, failureTail } from "./failure";
 import { decodePayload } from "./payload";

@@ -5,7 +5,7 @@
 // 4. exits 0 when a stop signal was forwarded and every child has exited.
 // A child killed outright leaves its jobs in Redis; the restarted child recovers them at start-up (its pid
 // differs, so the reaper's dead-pid check does it).
-import type { ConsolaInstance } from "consola";
+import type { ConsolaInstance } from "consola/core";
 import type { Subprocess } from "bun";
 
 export const CHILD_ENV = "BUNWORKER_CHILD";

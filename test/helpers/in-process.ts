@@ -1,6 +1,6 @@
 // A worker inside the test process (Launcher with its own registry), for tests that inspect Redis while jobs
 // run. Child-process tests use worker-process.ts instead.
-import { createConsola } from "consola";
+import { createConsola } from "consola/core";
 import { Launcher } from "../../src/launcher";
 import { Registry } from "../../src/registry";
 import { defaultSettings, type Settings } from "../../src/settings";
