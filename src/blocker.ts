@@ -9,15 +9,19 @@ import { backoffMs, sleep } from "./retry";
 /** Open while some lane is idle with a free slot; blockers wait on it. */
 export class Gate {
   private waiters: (() => void)[] = [];
-  private isOpen = false;
+  private open = false;
+
+  get isOpen(): boolean {
+    return this.open;
+  }
 
   set(open: boolean): void {
-    this.isOpen = open;
+    this.open = open;
     if (open) this.release();
   }
 
   wait(): Promise<void> {
-    if (this.isOpen) return Promise.resolve();
+    if (this.open) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -57,8 +61,10 @@ export class Blocker {
         if (!this.announced) await this.conn.run((c) => c.sadd(keys.landings(proc), this.queue), "SADD");
         this.announced = true;
         this.waiting = true;
+        // The gate is checked in the same tick as the BLMOVE is sent: a pause that closed it while we were
+        // connecting must not let one more job leave its queue.
         const moved = await this.conn.run(
-          (c) => c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(settings.interval)]),
+          (c) => (this.gate.isOpen ? c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(settings.interval)]) : Promise.resolve(null)),
           "BLMOVE",
           waitMs,
         );

@@ -15,11 +15,14 @@ const OWN_ERRORS = new Set(["MalformedPayloadError", "UnknownJobError", "JobTime
 // Like Resque, which keeps the frames above its own job.rb, keep only the frames above the runner's call.
 const RUNNER_FRAME = /[/\\]src[/\\]runner\.ts:|\brunJob\b/;
 
+const TYPE_NAMES: Record<string, string> = { string: "String", number: "Number", boolean: "Boolean", bigint: "BigInt", symbol: "Symbol", function: "Function" };
+
 function className(value: object): string {
   const ctor = (value as { constructor?: { name?: unknown } }).constructor?.name;
   const name = (value as { name?: unknown }).name;
   if (typeof ctor === "string" && ctor && ctor !== "Error") return ctor;
-  return typeof name === "string" && name ? name : "Error";
+  if (typeof name === "string" && name) return name;
+  return value instanceof Error ? "Error" : "Object";
 }
 
 function describe(value: unknown): string {
@@ -39,6 +42,15 @@ function describe(value: unknown): string {
 
 /** Works for any thrown value: Error subclasses, strings, numbers, null, objects with throwing getters. */
 export function failureFields(thrown: unknown): FailureFields {
+  try {
+    return inspect(thrown);
+  } catch {
+    // A Proxy with throwing traps, or getters that throw: report that much rather than stall the slot.
+    return { exception: "Error", error: "a job threw a value that cannot be inspected", backtrace: [] };
+  }
+}
+
+function inspect(thrown: unknown): FailureFields {
   if (thrown instanceof Error) {
     const stack = typeof thrown.stack === "string" ? thrown.stack.split("\n") : [];
     const exception = className(thrown);
@@ -51,8 +63,8 @@ export function failureFields(thrown: unknown): FailureFields {
     return { exception, error: String(thrown.message), backtrace: OWN_ERRORS.has(exception) ? [] : frames };
   }
   if (thrown === null || thrown === undefined) return { exception: String(thrown), error: `a job threw ${String(thrown)}`, backtrace: [] };
-  const exception = typeof thrown === "object" ? className(thrown) : typeof thrown === "string" ? "String" : (typeof thrown).replace(/^./, (c) => c.toUpperCase());
-  return { exception, error: describe(thrown), backtrace: [] };
+  const exception = typeof thrown === "object" ? className(thrown) : TYPE_NAMES[typeof thrown] ?? "Error";
+  return { exception, error: typeof thrown === "bigint" ? thrown.toString() : describe(thrown), backtrace: [] };
 }
 
 /** `,"exception":..,"error":..,"backtrace":[..],"worker":..,"queue":..}`: the entry after its payload, in Resque's key order. */

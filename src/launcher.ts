@@ -109,7 +109,9 @@ export class Launcher {
         return;
       } catch (e) {
         const code = (e as { code?: string }).code ?? "";
-        if (Date.now() > deadline || /AUTH|PASSWORD/.test(code) || /WRONGPASS|NOAUTH/.test((e as Error).message)) {
+        // A wrong password or an untrusted certificate will not get better by waiting.
+        const permanent = /AUTH|PASSWORD|TLS|CERT/.test(code) || /WRONGPASS|NOAUTH|certificate|CERT_|SELF_SIGNED/i.test((e as Error).message);
+        if (Date.now() > deadline || permanent) {
           throw new ConnectionError(`cannot reach Redis at ${target.display}: ${(e as Error).message}`);
         }
         await sleep(Math.min(500, 50 * 2 ** attempt));

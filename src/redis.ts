@@ -20,11 +20,23 @@ export interface RedisTarget {
   username: string;
 }
 
+/** Where the credentials of a URI end: the last "@" (a password may hold "@" or "/"), or for unix:// the "@/" before the absolute path. */
+function credentialEnd(scheme: string, rest: string): number {
+  if (scheme.toLowerCase() !== "unix://" || !rest.startsWith("/")) {
+    const beforePath = scheme.toLowerCase() === "unix://" ? rest.indexOf("@/") : -1;
+    return beforePath >= 0 ? beforePath : rest.lastIndexOf("@");
+  }
+  return -1;
+}
+
 export function redact(uri: string): string {
-  return uri.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_, scheme: string, cred: string) => {
-    const colon = cred.indexOf(":");
-    return colon < 0 ? `${scheme}***@` : `${scheme}${cred.slice(0, colon)}:***@`;
-  });
+  const scheme = /^[a-z+]+:\/\//i.exec(uri)?.[0];
+  if (!scheme) return uri;
+  const rest = uri.slice(scheme.length);
+  const at = credentialEnd(scheme, rest);
+  if (at < 0) return uri;
+  const colon = rest.slice(0, at).indexOf(":");
+  return `${scheme}${colon < 0 ? "***" : `${rest.slice(0, colon)}:***`}${rest.slice(at)}`;
 }
 
 export interface TlsSettings {
@@ -46,6 +58,9 @@ export function parseUri(uri: string, tls: TlsSettings): RedisTarget {
     }
   }
   const secure = ca !== undefined || tls.insecureTls ? { ca, rejectUnauthorized: !tls.insecureTls } : true;
+  if ((tls.tlsCert || tls.insecureTls) && scheme !== "rediss") {
+    throw new SettingsError(`--${tls.tlsCert ? "tls-cert" : "insecure-tls"} needs a rediss:// URI, got "${display}"`);
+  }
   if (scheme === "redis" || scheme === "rediss") {
     let parsed: URL;
     try {
@@ -62,7 +77,7 @@ export function parseUri(uri: string, tls: TlsSettings): RedisTarget {
   if (scheme === "unix") {
     const rest = uri.slice("unix://".length);
     const [pathPart = "", query = ""] = rest.split("?");
-    const at = pathPart.lastIndexOf("@");
+    const at = credentialEnd("unix://", pathPart);
     const cred = at >= 0 ? pathPart.slice(0, at) : "";
     const path = at >= 0 ? pathPart.slice(at + 1) : pathPart;
     if (!path.startsWith("/")) throw new SettingsError(`--uri: unix socket path must be absolute, got "${display}"`);
@@ -146,14 +161,20 @@ export class RedisConn {
 
   private async open(): Promise<RedisClient> {
     this.drop();
+    // The offline queue only matters before the first connect here (no auto-reconnect): it lets the PING below
+    // ride along with connect() and report the real reason a connection is refused.
     const c = new RedisClient(this.target.url, {
       autoReconnect: false,
-      enableOfflineQueue: false,
+      enableOfflineQueue: true,
       connectionTimeout: this.timeoutMs,
       tls: this.target.tls,
     });
     try {
-      await timed(c.connect(), this.timeoutMs, `${this.name} connect`);
+      // connect() rejects with a bare "Connection closed" for a wrong password or an untrusted certificate;
+      // a command sent alongside it is rejected with the real reason, so that is the error we report.
+      const [connected, ping] = await timed(Promise.allSettled([c.connect(), c.ping()]), this.timeoutMs, `${this.name} connect`);
+      if (ping.status === "rejected" && connected.status === "rejected") throw ping.reason;
+      if (connected.status === "rejected") throw connected.reason;
       if (this.target.password) {
         const auth = this.target.username ? [this.target.username, this.target.password] : [this.target.password];
         await timed(c.send("AUTH", auth), this.timeoutMs, `${this.name} AUTH`);

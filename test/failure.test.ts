@@ -129,6 +129,10 @@ describe("failureFields: values that are not Errors", () => {
     { name: "an object whose toJSON and toString throw", value: hostileEverything, exception: "Object", error: "[object Object]" },
     { name: "a circular object", value: circular, exception: "Object", error: "[object Object]" },
     { name: "a function", value: function namedFn() {}, exception: "Function", error: "function namedFn() {}" },
+    { name: "a bigint", value: 1n, exception: "BigInt", error: "1" },
+    { name: "a null-prototype object", value: Object.assign(Object.create(null), { a: 1 }), exception: "Object", error: '{"a":1}' },
+    { name: "an Error whose message getter throws", value: Object.defineProperty(new Error("x"), "message", { get() { throw new Error("getter"); } }), exception: "Error", error: "a job threw a value that cannot be inspected" },
+    { name: "a Proxy whose traps throw", value: new Proxy({}, { get() { throw new Error("trap"); }, getPrototypeOf() { throw new Error("trap"); } }), exception: "Error", error: "a job threw a value that cannot be inspected" },
   ])("$name", ({ value, exception, error }) => {
     const f = failureFields(value);
     expect(f).toEqual({ exception, error, backtrace: [] });

@@ -87,9 +87,17 @@ describe("parseUri", () => {
       expect(parseUri("rediss://h", { insecureTls: true, tlsCert: "" }).tls).toEqual({ ca: undefined, rejectUnauthorized: false });
     });
 
-    test("redis:// and unix:// never use TLS", () => {
-      expect(parseUri("redis://h", { insecureTls: true, tlsCert: caFile }).tls).toBe(false);
-      expect(parseUri("unix:///r.sock", { insecureTls: true, tlsCert: caFile }).tls).toBe(false);
+    test("redis:// and unix:// never use TLS, and refuse the TLS flags rather than ignore them", () => {
+      expect(parseUri("redis://h", NO_TLS).tls).toBe(false);
+      expect(parseUri("unix:///r.sock", NO_TLS).tls).toBe(false);
+      expect(() => parseUri("redis://h", { insecureTls: false, tlsCert: caFile })).toThrow("--tls-cert needs a rediss:// URI");
+      expect(() => parseUri("unix:///r.sock", { insecureTls: true, tlsCert: "" })).toThrow("--insecure-tls needs a rediss:// URI");
+    });
+
+    test("a password containing @ or / is redacted whole", () => {
+      expect(redact("redis://u:p@ss@host/1")).toBe("redis://u:***@host/1");
+      expect(redact("unix://u:p@ss@/s.sock")).toBe("unix://u:***@/s.sock");
+      expect(redact("redis://u:p/w@host")).toBe("redis://u:***@host");
     });
 
     test.each([
@@ -184,11 +192,14 @@ describe("an ACL user over TCP", () => {
 
   test("a wrong password: exit 1 and one line, 'cannot reach Redis', without the password", async () => {
     await admin.rpush(`${ns}queue:wrong`, JOB("never"));
-    const w = spawnWorker([`--uri=redis://worker:WRONGpw@127.0.0.1:${r.port}/2`, `--namespace=${ns}`, "--queues=wrong", "--exit-on-complete", "--command-timeout=1"]);
+    // The default command timeout (10 s): a wrong password is final, so it must not wait that long (test timeout 30 s
+    // would still pass a 10 s wait, so the reason is checked: the server's WRONGPASS, not a generic "closed").
+    const w = spawnWorker([`--uri=redis://worker:WRONGpw@127.0.0.1:${r.port}/2`, `--namespace=${ns}`, "--queues=wrong", "--exit-on-complete"]);
     expect(await w.exited).toBe(1);
     const lines = w.output().trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toStartWith(`bunworker: cannot reach Redis at redis://worker:***@127.0.0.1:${r.port}/2`);
+    expect(lines[0]).toContain("WRONGPASS");
     expect(w.output()).not.toContain("WRONGpw");
     expect(await admin.llen(`${ns}queue:wrong`)).toBe(1);
   });
@@ -355,9 +366,10 @@ describe.skipIf(!TLS.ok)("TLS (rediss://)", () => {
 
   test("without --tls-cert the server's certificate is not trusted: exit 1, no job runs", async () => {
     await c.rpush(`${ns}queue:untrusted`, JOB("untrusted"));
-    const w = spawnWorker([`--uri=rediss://localhost:${server.port}`, `--namespace=${ns}`, "--queues=untrusted", "--exit-on-complete", "--command-timeout=1"]);
+    const w = spawnWorker([`--uri=rediss://localhost:${server.port}`, `--namespace=${ns}`, "--queues=untrusted", "--exit-on-complete"]);
     expect(await w.exited).toBe(1);
     expect(w.output()).toContain(`bunworker: cannot reach Redis at rediss://localhost:${server.port}`);
+    expect(w.output()).toMatch(/CERT|certificate/i);
     expect(w.output()).not.toContain("started");
     expect(await c.llen(`${ns}queue:untrusted`)).toBe(1);
   });
