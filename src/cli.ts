@@ -93,8 +93,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     ["shutdown-timeout", "shutdownTimeout"], ["job-timeout", "jobTimeout"], ["heartbeat-interval", "heartbeatInterval"],
     ["dead-after", "deadAfter"], ["command-timeout", "commandTimeout"]];
   for (const [flag, key] of numbers) {
+    const fromEnv = flag === "interval" && text(flag) === undefined && env.INTERVAL !== undefined;
     const v = text(flag) ?? (flag === "interval" ? env.INTERVAL : undefined);
-    if (v !== undefined) (s as Record<string, number>)[key] = num(flag, v);
+    if (v !== undefined) (s as Record<string, number>)[key] = num(fromEnv ? "interval (from $INTERVAL)" : flag, v);
   }
   const procs = text("processes");
   if (procs !== undefined) s.processes = procs === "auto" ? "auto" : num("processes", procs);

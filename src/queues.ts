@@ -44,24 +44,27 @@ export const isDynamic = (specs: QueueSpec[]) => specs.some((s) => s.skip || GLO
 /** The queues part of a worker id: the patterns as given, skips removed (Resque's Worker#to_s). */
 export const idQueues = (specs: QueueSpec[]) => specs.filter((s) => !s.skip).map((s) => s.name).join(",");
 
-/** Ruby File.fnmatch? without flags: `*`, `?`, `[...]` (with `!`/`^` negation); `*` matches `/` too. */
+/** Ruby File.fnmatch? without flags: `*`, `?`, `[...]` (with `!`/`^` negation), `\x` escapes; `*` matches `/` too. */
 export function fnmatch(pattern: string, text: string): boolean {
   let re = "^";
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i] as string;
-    if (c === "*") re += ".*";
+    if (c === "\\" && i + 1 < pattern.length) re += escapeChar(pattern[++i] as string);
+    else if (c === "*") re += ".*";
     else if (c === "?") re += ".";
     else if (c === "[") {
       const end = pattern.indexOf("]", i + 2);
-      if (end < 0) { re += "\\["; continue; }
+      if (end < 0) return false; // Ruby's matcher fails on an unclosed bracket
       let body = pattern.slice(i + 1, end);
       if (body.startsWith("!") || body.startsWith("^")) body = "^" + body.slice(1);
       re += "[" + body.replace(/\\/g, "\\\\") + "]";
       i = end;
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    } else re += escapeChar(c);
   }
   return new RegExp(re + "$", "s").test(text);
 }
+
+const escapeChar = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
 /** Resolve a dynamic list against the members of `<ns>queues`, keeping weights of the matching pattern. */
 export function resolveQueues(specs: QueueSpec[], known: string[]): QueueSpec[] {

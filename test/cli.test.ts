@@ -115,6 +115,7 @@ describe("parseCommandLine", () => {
     const e = thrown(() => parseCommandLine([], { INTERVAL: "soon" }));
     expect(e).toBeInstanceOf(SettingsError);
     expect(e.message).toContain('got "soon"');
+    expect(e.message).toContain("$INTERVAL");
   });
 });
 

@@ -93,6 +93,10 @@ describe("fnmatch (Ruby File.fnmatch? without flags)", () => {
     ["high", "high", true],
     ["high", "high2", false],
     ["high", "HIGH", false], // case-sensitive
+    ["\\[1\\]", "[1]", true], // a backslash escapes the next character
+    ["\\*", "*", true],
+    ["\\*", "x", false],
+    ["[a", "[a", false], // an unclosed bracket never matches, as in Ruby
   ] as const)("%p vs %p -> %p", (pattern, text, match) => {
     expect(fnmatch(pattern, text)).toBe(match);
   });
