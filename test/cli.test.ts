@@ -3,15 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { normalize, parseCommandLine, type Action } from "../src/cli";
 import { SettingsError } from "../src/errors";
 import { defaultSettings, defaultUri, validate, type Settings } from "../src/settings";
+import { thrown } from "./helpers/redis";
 
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error, nothing was thrown");
-}
 
 describe("parseCommandLine", () => {
   test.each<{ argv: string[]; settings: Partial<Settings> }>([

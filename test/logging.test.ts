@@ -1,18 +1,14 @@
 // Issue #2: logs through consola; --log-format=json writes one JSON object per line; --log-level filters.
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { client, dropNamespace, freshNamespace, REDIS_URL } from "./helpers/redis";
+import { REDIS_URL, client, isolate } from "./helpers/redis";
 import { spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let ns: string;
-beforeEach(() => {
-  c = client();
-  ns = freshNamespace();
-});
-afterEach(async () => {
-  await dropNamespace(c, ns);
-  c.close();
+isolate((client, namespace) => {
+  c = client;
+  ns = namespace;
 });
 
 test("--log-format=json: every line is one JSON object with time, level and msg; jobs at debug, failures at warn", async () => {

@@ -2,15 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { MalformedPayloadError } from "../src/errors";
 import { decodePayload, MAX_DEPTH } from "../src/payload";
+import { thrown } from "./helpers/redis";
 
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error, nothing was thrown");
-}
 
 describe("decodePayload: valid payloads", () => {
   test("class and args", () => {

@@ -1,21 +1,17 @@
 // Issue #4: dead-worker recovery, re-registration, and living beside Ruby workers on the same host.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
 import type { RedisClient } from "bun";
 import { makeKeys } from "../src/keys";
-import { client, dropNamespace, freshNamespace, REDIS_URL, waitFor } from "./helpers/redis";
+import { REDIS_URL, client, isolate, waitFor } from "./helpers/redis";
 import { registryWith, startWorker } from "./helpers/in-process";
 import { spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let ns: string;
-beforeEach(() => {
-  c = client();
-  ns = freshNamespace();
-});
-afterEach(async () => {
-  await dropNamespace(c, ns);
-  c.close();
+isolate((client, namespace) => {
+  c = client;
+  ns = namespace;
 });
 const host = hostname().replace(/:/g, "_");
 

@@ -1,19 +1,15 @@
 // Issue #2: what Resque's own tools read, byte for byte as shared/reference/resque-data-model.md records it.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
 import type { RedisClient } from "bun";
-import { client, dropNamespace, freshNamespace, waitFor } from "./helpers/redis";
+import { client, isolate, waitFor } from "./helpers/redis";
 import { registryWith, startWorker } from "./helpers/in-process";
 
 let c: RedisClient;
 let ns: string;
-beforeEach(() => {
-  c = client();
-  ns = freshNamespace();
-});
-afterEach(async () => {
-  await dropNamespace(c, ns);
-  c.close();
+isolate((client, namespace) => {
+  c = client;
+  ns = namespace;
 });
 
 const push = (queue: string, ...items: string[]) => c.send("RPUSH", [`${ns}queue:${queue}`, ...items]);

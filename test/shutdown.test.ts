@@ -1,18 +1,14 @@
 // Issue #4: the shutdown deadline, the second signal, and the job timeout, on a real worker process.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { client, dropNamespace, freshNamespace, REDIS_URL, waitFor } from "./helpers/redis";
+import { REDIS_URL, client, isolate, waitFor } from "./helpers/redis";
 import { spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let ns: string;
-beforeEach(() => {
-  c = client();
-  ns = freshNamespace();
-});
-afterEach(async () => {
-  await dropNamespace(c, ns);
-  c.close();
+isolate((client, namespace) => {
+  c = client;
+  ns = namespace;
 });
 
 const args = (extra: string[]) => [`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=sd", "--concurrency=2", ...extra];

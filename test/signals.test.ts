@@ -1,19 +1,15 @@
 // Issue #2: a real child process of the worker receives jobs pushed with plain RPUSH, and each of QUIT, TERM
 // and INT stops fetching at once, lets running jobs finish, unregisters and exits 0.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { client, dropNamespace, freshNamespace, REDIS_URL, waitFor } from "./helpers/redis";
+import { REDIS_URL, client, isolate, waitFor } from "./helpers/redis";
 import { MAIN_WORKER, spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let ns: string;
-beforeEach(() => {
-  c = client();
-  ns = freshNamespace();
-});
-afterEach(async () => {
-  await dropNamespace(c, ns);
-  c.close();
+isolate((client, namespace) => {
+  c = client;
+  ns = namespace;
 });
 
 const args = (extra: string[] = []) => [`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=sig", "--concurrency=2", ...extra];

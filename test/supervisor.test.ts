@@ -1,19 +1,15 @@
 // Issue #5: --processes N runs N worker processes under one supervisor that forwards signals and restarts a
 // crashed child; the restarted child recovers the crashed one's jobs.
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { client, dropNamespace, freshNamespace, REDIS_URL, waitFor } from "./helpers/redis";
+import { REDIS_URL, client, isolate, waitFor } from "./helpers/redis";
 import { spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let ns: string;
-beforeEach(() => {
-  c = client();
-  ns = freshNamespace();
-});
-afterEach(async () => {
-  await dropNamespace(c, ns);
-  c.close();
+isolate((client, namespace) => {
+  c = client;
+  ns = namespace;
 });
 
 const pids = async () => new Set((await c.smembers(`${ns}workers`)).map((id) => Number(id.split(":")[1])));

@@ -7,19 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SettingsError } from "../src/errors";
 import { parseUri, redact, type RedisTarget, type TlsSettings } from "../src/redis";
-import { freePort, freshNamespace, startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
+import { freePort, freshNamespace, startRedis, thrown, type PrivateRedis, waitFor } from "./helpers/redis";
 import { spawnWorker } from "./helpers/worker-process";
 
 const NO_TLS: TlsSettings = { insecureTls: false, tlsCert: "" };
 
-function thrown(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error, nothing was thrown");
-}
 
 describe("parseUri", () => {
   test.each([

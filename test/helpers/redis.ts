@@ -1,6 +1,7 @@
 // Real Redis for tests: the shared server at $REDIS_URL (default 127.0.0.1:6379) with a fresh namespace per
 // test (BullMQ's cleanup-queue pattern), or a private redis-server on a free port for tests that kill,
 // restart, freeze it or need persistence.
+import { afterEach, beforeEach } from "bun:test";
 import { RedisClient, type Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -26,6 +27,31 @@ export async function dropNamespace(c: RedisClient, ns: string): Promise<void> {
     cursor = next;
     if (keys.length) await c.send("DEL", keys);
   } while (cursor !== "0");
+}
+
+/** Every test of the calling file gets a fresh client and namespace, dropped afterwards. */
+export function isolate(use: (c: RedisClient, ns: string) => void): void {
+  let c: RedisClient;
+  let ns: string;
+  beforeEach(() => {
+    c = client();
+    ns = freshNamespace();
+    use(c, ns);
+  });
+  afterEach(async () => {
+    await dropNamespace(c, ns);
+    c.close();
+  });
+}
+
+/** The error `f` throws; fails the test if it throws nothing. */
+export function thrown(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected an error, nothing was thrown");
 }
 
 export function freePort(): Promise<number> {
