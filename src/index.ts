@@ -119,7 +119,7 @@ export async function work(explicit?: Partial<Settings>): Promise<void> {
   const processes = s.processes === "auto" ? availableParallelism() : s.processes;
   if (processes > 1 && !process.env[CHILD_ENV]) {
     validate(s);
-    const code = await supervise(processes, selfCommand(argv, process.execPath), log);
+    const code = await supervise(processes, selfCommand(argv, process.execPath), log, s.exitOnComplete);
     if (code !== 0) throw new Error(`supervisor exited with status ${code}`);
     return;
   }

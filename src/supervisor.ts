@@ -18,7 +18,8 @@ export function selfCommand(argv: readonly string[], execPath: string): string[]
 
 const FORWARD = ["SIGTERM", "SIGINT", "SIGQUIT", "SIGUSR2", "SIGCONT"] as const;
 
-export function supervise(count: number, cmd: string[], log: ConsolaInstance): Promise<number> {
+/** With `exitOnComplete`, a child that exits 0 by itself is done (its queues were empty), not restarted. */
+export function supervise(count: number, cmd: string[], log: ConsolaInstance, exitOnComplete = false): Promise<number> {
   const children = new Map<number, Subprocess>();
   let stopping = false;
   let finish: (code: number) => void = () => {};
@@ -32,7 +33,7 @@ export function supervise(count: number, cmd: string[], log: ConsolaInstance): P
       stdio: ["ignore", "inherit", "inherit"],
       onExit: (_p, code, signal) => {
         children.delete(slot);
-        if (stopping) {
+        if (stopping || (exitOnComplete && code === 0 && !signal)) {
           if (children.size === 0) finish(0);
           return;
         }

@@ -19,21 +19,40 @@
 local A, F, Q = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local processed, failed = 0, 0
 local i = 11
-for _ = 1, A do
-  local id, token, outcome, tail = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  i = i + 4
-  local v = redis.call('HGET', KEYS[1], id)
-  if v then
-    local tok, queue, raw = record(v)
-    if tok == token then
-      redis.call('HDEL', KEYS[1], id)
-      redis.call('DEL', ARGV[1] .. id)
-      redis.call('INCRBY', ARGV[2] .. id, 1)
-      processed = processed + 1
-      if outcome ~= 'ok' then
-        redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payloadJson(raw, outcome == 'bad') .. tail)
-        redis.call('INCRBY', ARGV[3] .. id, 1)
-        failed = failed + 1
+-- Acks: one HMGET for every record; HDEL and DEL are batched and skipped for slots refilled below (HSET and
+-- SET overwrite them), so a busy slot costs one INCRBY here instead of HGET + HDEL + DEL + INCRBY.
+local acked, unset = {}, {}
+-- One command for many arguments, in chunks that stay below Lua's unpack limit (8000).
+local function many(cmd, key, list)
+  for from = 1, #list, 1000 do
+    local to = math.min(#list, from + 999)
+    if key then redis.call(cmd, key, unpack(list, from, to)) else redis.call(cmd, unpack(list, from, to)) end
+  end
+end
+if A > 0 then
+  local ids = {}
+  for k = 1, A do ids[k] = ARGV[i + 4 * (k - 1)] end
+  local vals = {}
+  for from = 1, A, 1000 do
+    for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ids, from, math.min(A, from + 999)))) do vals[#vals + 1] = v end
+  end
+  for k = 1, A do
+    local id, token, outcome, tail = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    i = i + 4
+    local v = vals[k]
+    -- The token leads the record: comparing that prefix avoids copying the payload out of every ack.
+    if v and string.sub(v, 1, #token + 1) == token .. ' ' then
+      do
+        acked[id] = true
+        unset[#unset + 1] = id
+        redis.call('INCRBY', ARGV[2] .. id, 1)
+        processed = processed + 1
+        if outcome ~= 'ok' then
+          local _, _, raw = record(v)
+          redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payloadJson(raw, outcome == 'bad') .. tail)
+          redis.call('INCRBY', ARGV[3] .. id, 1)
+          failed = failed + 1
+        end
       end
     end
   end
@@ -41,45 +60,87 @@ end
 if processed > 0 then redis.call('INCRBY', KEYS[2], processed) end
 if failed > 0 then redis.call('INCRBY', KEYS[3], failed) end
 
-local out = { 0, 0 }
-if F == 0 then return out end
-local pause = redis.call('GET', KEYS[5])
-if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then out[1] = 1 return out end
-
-local queues, qi, landingDone = {}, 1, {}
-for q = 1, Q do queues[q] = ARGV[i + 2 * F + q - 1] end
-local n = 0
-for slot = 1, F do
-  local id, token = ARGV[i], ARGV[i + 1]
-  i = i + 2
-  local queue, raw
-  local existing = redis.call('HGET', KEYS[1], id)
-  if existing then
-    token, queue, raw = record(existing)
-  else
-    while qi <= Q do
-      if not landingDone[qi] then
-        raw = redis.call('LPOP', ARGV[5] .. queues[qi])
-        if not raw then landingDone[qi] = true end
-      end
-      if not raw then raw = redis.call('LPOP', ARGV[4] .. queues[qi]) end
-      if raw then queue = queues[qi] break end
-      qi = qi + 1
-    end
-    if not raw then break end
-    redis.call('HSET', KEYS[1], id, token .. ' ' .. #queue .. ' ' .. queue .. raw)
+-- Records of acknowledged slots that get no new job are removed at the end, in two calls.
+local function finish(refilled, wrote)
+  local hdel, del = {}, {}
+  for _, id in ipairs(unset) do
+    if not refilled[id] then hdel[#hdel + 1] = id end
+    if not wrote[id] then del[#del + 1] = ARGV[1] .. id end
   end
-  local flag = ''
-  if not utf8ok(raw) then flag = 'u' end
-  if flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125 then
-    redis.call('SET', ARGV[1] .. id, '{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":' .. raw .. '}')
-  end
-  n = n + 1
-  out[#out + 1] = slot
-  out[#out + 1] = token
-  out[#out + 1] = queue
-  out[#out + 1] = flag
-  out[#out + 1] = raw
+  many('HDEL', KEYS[1], hdel)
+  many('DEL', nil, del)
 end
+
+local out = { 0, 0 }
+if F == 0 then finish({}, {}) return out end
+local pause = redis.call('GET', KEYS[5])
+if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then finish({}, {}) out[1] = 1 return out end
+
+-- Fetch: one HMGET finds records left by a lost reply; the rest pop with LPOP <count>, landing list first.
+local ids, tokens = {}, {}
+for k = 1, F do ids[k], tokens[k] = ARGV[i], ARGV[i + 1] i = i + 2 end
+local queues = {}
+for q = 1, Q do queues[q] = ARGV[i + q - 1] end
+local existing = {}
+for from = 1, F, 1000 do
+  for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ids, from, math.min(F, from + 999)))) do existing[#existing + 1] = v end
+end
+local need = 0
+for k = 1, F do
+  if not existing[k] or acked[ids[k]] then existing[k] = false need = need + 1 end
+end
+local popped, pq = {}, {}
+for qi = 1, Q do
+  if need == 0 then break end
+  for _, key in ipairs({ ARGV[5] .. queues[qi], ARGV[4] .. queues[qi] }) do
+    if need == 0 then break end
+    local got = redis.call('LPOP', key, need)
+    if got then
+      for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queues[qi] end
+      need = need - #got
+    end
+  end
+end
+-- Per queue, once per call: the record's "<qlen> <queue>" and the worker state up to the payload.
+local recordHead, stateHead = {}, {}
+local function heads(queue)
+  if not recordHead[queue] then
+    recordHead[queue] = ' ' .. #queue .. ' ' .. queue
+    stateHead[queue] = '{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":'
+  end
+end
+local n, p, hset, mset, refilled, wrote = 0, 0, {}, {}, {}, {}
+for slot = 1, F do
+  local id, token, queue, raw = ids[slot], tokens[slot], nil, nil
+  if existing[slot] then
+    token, queue, raw = record(existing[slot])
+  elseif p < #popped then
+    p = p + 1
+    raw, queue = popped[p], pq[p]
+    heads(queue)
+    hset[#hset + 1] = id
+    hset[#hset + 1] = token .. recordHead[queue] .. raw
+    refilled[id] = true
+  end
+  if raw then
+    local flag = ''
+    if not utf8ok(raw) then flag = 'u' end
+    if flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125 then
+      heads(queue)
+      mset[#mset + 1] = ARGV[1] .. id
+      mset[#mset + 1] = stateHead[queue] .. raw .. '}'
+      wrote[id] = true
+    end
+    n = n + 1
+    out[#out + 1] = slot
+    out[#out + 1] = token
+    out[#out + 1] = queue
+    out[#out + 1] = flag
+    out[#out + 1] = raw
+  end
+end
+many('HSET', KEYS[1], hset)
+many('MSET', nil, mset)
+finish(refilled, wrote)
 out[2] = n
 return out

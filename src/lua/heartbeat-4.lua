@@ -8,13 +8,29 @@
   ARGV[4] prefix of worker:<id>  ARGV[5] JSON array of the ids   ARGV[6..] the ids
   Returns the number of ids that were not registered.
 ]]
+-- A constant number of commands per beat, whatever the concurrency: SMISMEMBER finds ids removed from
+-- outside, one HSET stamps them all, SADD and SET NX run only for the missing ones. Chunks of 1000 ids keep
+-- unpack() below Lua's stack limit.
 local added = 0
-for k = 6, #ARGV do
-  local id = ARGV[k]
-  redis.call('HSET', KEYS[2], id, ARGV[2])
-  if redis.call('SADD', KEYS[1], id) == 1 then
-    added = added + 1
-    redis.call('SET', ARGV[4] .. id .. ':started', ARGV[3], 'NX')
+for from = 6, #ARGV, 1000 do
+  local to = math.min(#ARGV, from + 999)
+  local ids, stamps, missing = {}, {}, {}
+  for k = from, to do
+    ids[#ids + 1] = ARGV[k]
+    stamps[#stamps + 1] = ARGV[k]
+    stamps[#stamps + 1] = ARGV[2]
+  end
+  redis.call('HSET', KEYS[2], unpack(stamps))
+  local member = redis.call('SMISMEMBER', KEYS[1], unpack(ids))
+  for k, id in ipairs(ids) do
+    if member[k] == 0 then
+      missing[#missing + 1] = id
+      redis.call('SET', ARGV[4] .. id .. ':started', ARGV[3], 'NX')
+    end
+  end
+  if #missing > 0 then
+    redis.call('SADD', KEYS[1], unpack(missing))
+    added = added + #missing
   end
 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])

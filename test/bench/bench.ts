@@ -45,7 +45,7 @@ Options:
                          know the classes Noop, Sleep(ms), Cpu(ms), Stamp(sentEpochMs, resultKey) (Stamp
                          RPUSHes to resultKey the difference, in ms, between its clock on arrival and
                          sentEpochMs, both as performance.timeOrigin + performance.now()). It need not exit by
-                         itself: when every job is processed it gets SIGTERM. "processes" is skipped unless
+                         itself: 3 s after the last job it gets SIGTERM. "processes" is skipped unless
                          the command contains {processes}; "startup" measures the command itself. Prefer
                          "cd dir && exec cmd" so that SIGTERM reaches the worker and its CPU time is counted.
   --binary=<path>        compiled worker for the startup scenario (default dist/bunworker)
@@ -215,7 +215,6 @@ function perJob(d: Delta, jobs: number, top = 10): Record<string, number> {
 interface Worker {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   label: string;
-  custom: boolean;
   spawnedAt: number;
   exitedAt: number | null;
   code: number | null;
@@ -242,7 +241,6 @@ function spawnWorker(opts: Options, spec: WorkerSpec, label: string): Worker {
   const srv = redisServer as PrivateRedis;
   const uri = `redis://127.0.0.1:${srv.port}/`;
   let argv: string[];
-  const custom = opts.workerCmd !== undefined && spec.argv === undefined;
   if (spec.argv) argv = spec.argv;
   else if (opts.workerCmd !== undefined) {
     argv = ["sh", "-c", substitute(opts.workerCmd, { uri, host: "127.0.0.1", port: String(srv.port), queues: spec.queues.join(","), concurrency: String(spec.concurrency), processes: String(spec.processes ?? 1) })];
@@ -277,7 +275,6 @@ function spawnWorker(opts: Options, spec: WorkerSpec, label: string): Worker {
   const w: Worker = {
     proc,
     label,
-    custom,
     spawnedAt,
     exitedAt: null,
     code: null,
@@ -394,8 +391,9 @@ async function throughput(opts: Options, spec: RunSpec): Promise<Result> {
       }
       await within(w.exited, 2);
     }
-    // A worker with --exit-on-complete gets 3 s to exit by itself (the default one should, at once).
-    if (w.exitedAt === null && Date.now() < deadline && !w.custom) await within(w.exited, Math.min(3000, Math.max(0, deadline - Date.now())));
+    // Every worker gets 3 s to exit by itself (the default one runs with --exit-on-complete and should, at once);
+    // then it gets SIGTERM, and the run ends at its last processed job.
+    if (w.exitedAt === null && Date.now() < deadline) await within(w.exited, Math.min(3000, Math.max(0, deadline - Date.now())));
     const exitedByItself = w.exitedAt !== null;
     if (!exitedByItself) await stopWorker(w);
     if (w.exitedAt === null) throw new Error(`${spec.scenario}: worker did not exit`);
@@ -587,7 +585,7 @@ async function latency(opts: Options): Promise<void> {
     log(`latency: waiting for the worker to pick up a first job`);
     let warm = null;
     for (let i = 0; i < 6 && !warm && w.exitedAt === null; i++) warm = await stamp("lat1");
-    if (!warm) throw new Error(`latency: the worker ran no Stamp job within 30 s (status ${w.code}):\n${tail(w)}`);
+    if (!warm) throw new Error(`latency: the worker ran no Stamp job (${w.exitedAt !== null ? `it exited with status ${w.code}` : "30 s"}):\n${tail(w)}`);
     for (const q of queues) for (let i = 0; i < 3; i++) await stamp(q), await sleep(opts.gapMs);
     for (const q of ["lat1", "lat3"]) {
       log(`latency: ${opts.samples} pickups on ${q}, ${opts.gapMs} ms apart`);
@@ -680,8 +678,9 @@ async function startupOf(opts: Options, label: string, argv: string[] | undefine
       mon.lines = [];
       const w = spawnWorker(opts, { queues: ["startup"], concurrency: 25, argv }, label);
       try {
-        const fetch = await mon.waitFor((l) => l.addr !== me && l.addr !== "lua" && isFetch(l), 15_000);
-        if (!fetch) throw new Error(`${label}: no fetch seen within 15 s (status ${w.code}):\n${tail(w)}`);
+        // Ends at the fetch, after 15 s, or when the worker exits (a worker that fails to start).
+        const fetch = await Promise.race([mon.waitFor((l) => l.addr !== me && l.addr !== "lua" && isFetch(l), 15_000), w.exited.then(() => within(mon.waitFor((l) => l.addr !== me && l.addr !== "lua" && isFetch(l), 0), 0))]);
+        if (!fetch) throw new Error(`${label}: no fetch seen (${w.exitedAt !== null ? `the worker exited with status ${w.code}` : "15 s"}):\n${tail(w)}`);
         const first = mon.lines.find((l) => l.addr !== me && l.addr !== "lua" && l.ts >= w.spawnedAt - 5);
         firstFetch.push(fetch.ts - w.spawnedAt);
         if (first) firstCmd.push(first.ts - w.spawnedAt);
@@ -757,13 +756,14 @@ function table(): string {
     const t = targetOf(r);
     let other = "";
     if (r.skipped) other = `skipped: ${r.skipped}`;
+    else if (r.error) other = `error: ${String(r.error).slice(0, 120)}`;
     else if (r.scenario === "idle") other = `${fmt(r.idle_cmds_per_s)} cmds/s (${fmt(r.idle_client_cmds_per_s)} sent by the worker)`;
     else if (r.scenario.startsWith("startup")) other = `exec → first fetch ${fmt(r.startup_ms, 1)} ms (min ${fmt(r.first_fetch_min_ms, 1)}, first command ${fmt(r.first_command_p50_ms, 1)} ms)`;
     else if (r.scenario.startsWith("processes")) other = `${fmt(r.jobs_per_s_processing)} jobs/s first→last job${r.speedup_vs_1 !== undefined ? `, ×${fmt(r.speedup_vs_1)}` : ""}${r.exited_by_itself === false ? ", did not exit by itself" : ""}`;
     else if (r.scenario === "slots") other = `${fmt(((r.of_bound as number) ?? NaN) * 100, 1)} % of the 20,000/s bound`;
     else if (r.scenario === "drain") other = `${fmt(r.jobs_per_evalsha, 1)} jobs/EVALSHA; from spawn ${fmt(r.jobs_per_s_from_spawn)} jobs/s`;
     const pickup = r.pickup_p50_ms !== undefined ? `${fmt(r.pickup_p50_ms, 3)} / ${fmt(r.pickup_p99_ms, 3)}` : "";
-    const met = r.skipped || !t ? "" : t.met(r) ? "yes" : "**no**";
+    const met = r.skipped || r.error || !t ? "" : t.met(r) ? "yes" : "**no**";
     return [r.scenario, fmt(r.jobs), fmt(r.seconds, 3), fmt(r.jobs_per_s), pickup, fmt(r.worker_cpu_us_per_job), fmt(r.redis_cpu_us_per_job), fmt(r.redis_cmds_per_job), fmt(r.peak_rss_mb, 1), other, t?.text ?? "", met]
       .map((c) => (c === "–" && !r.jobs_per_s ? "" : c));
   });
@@ -799,9 +799,11 @@ async function main(): Promise<number> {
     await rc.connect();
     log(`redis-server on 127.0.0.1:${redisServer.port}; worker: ${o.workerCmd ?? `bun ${BENCH_WORKER.slice(ROOT.length)}`}`);
     for (const s of o.scenarios) {
+      if (interrupted) break;
       try {
         await RUNNERS[s](o);
       } catch (e) {
+        if (interrupted) break;
         failures++;
         log(`${s} failed: ${(e as Error).message}`);
         emit({ scenario: s, worker: workerName(o), error: (e as Error).message.split("\n")[0] as string });
@@ -816,6 +818,7 @@ async function main(): Promise<number> {
   return failures ? 1 : 0;
 }
 
+let interrupted = false;
 let cleaning: Promise<void> | null = null;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
@@ -834,6 +837,7 @@ function cleanup(): Promise<void> {
 
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => {
+    interrupted = true;
     log(`${sig}: cleaning up`);
     void cleanup().then(() => process.exit(130));
   });

@@ -16,6 +16,10 @@ export interface WorkerProcess {
   exited: Promise<number>;
 }
 
+// Every child a test starts; test/setup.ts kills those still alive after each test, so a failing test cannot
+// leave a worker running against the shared Redis.
+export const children = new Set<Subprocess>();
+
 export function spawnWorker(args: string[], opts: { script?: string; env?: Record<string, string>; cmd?: string[]; cwd?: string } = {}): WorkerProcess {
   const cmd = opts.cmd ?? [process.execPath, opts.script ?? TEST_WORKER];
   const proc = Bun.spawn([...cmd, ...args], {
@@ -25,6 +29,8 @@ export function spawnWorker(args: string[], opts: { script?: string; env?: Recor
     stdout: "pipe",
     stderr: "pipe",
   });
+  children.add(proc);
+  void proc.exited.then(() => children.delete(proc));
   let out = "";
   const pump = async (s: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
