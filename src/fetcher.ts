@@ -4,8 +4,8 @@
 // 2. Start each fetched job in its slot; report outcomes back as acks for the next cycle.
 // 3. When a fetch comes back short, every queue was empty: go idle and let the blockers wait on Redis
 //    (no polling) until a push wakes us.
-// 4. Survive Redis outages: a failed cycle is retried with the same acks and tokens, which the script
-//    treats idempotently, so nothing is counted twice and nothing is lost.
+// 4. Survive Redis outages: a failed cycle is sent again unchanged, with the same call number, which the
+//    script applies at most once, so nothing is counted twice and nothing is lost.
 // Several lanes (--connections) overlap their round trips, so Redis and the jobs work at the same time.
 import type { WorkerContext } from "./context";
 import { failedAt, runAt } from "./resque-time";
@@ -16,7 +16,6 @@ import { runScript, scripts } from "./scripts";
 
 export interface Slot {
   readonly id: string;
-  token: string;
   job: RunningJob | null;
 }
 
@@ -26,7 +25,8 @@ export class Lane {
   private acks: string[] = [];
   private running = false;
   private again = false;
-  private seq = 0;
+  /** Number of the next cycle call; the script remembers the last one it applied. */
+  private call = 1;
   /** The last fetch found every queue empty; only a wake() fetches again. */
   idle = false;
   /** Shutting down: acknowledge, never fetch. */
@@ -40,6 +40,7 @@ export class Lane {
   constructor(
     private readonly ctx: WorkerContext,
     private readonly conn: RedisConn,
+    private readonly lane: number,
     readonly slots: Slot[],
     private readonly queueOrder: () => string[],
     private readonly start: StartJob,
@@ -55,7 +56,7 @@ export class Lane {
   }
 
   get pendingAcks(): number {
-    return this.acks.length / 4;
+    return this.acks.length / 3;
   }
 
   get working(): boolean {
@@ -68,7 +69,7 @@ export class Lane {
 
   finished(slot: Slot, f: Finished): void {
     slot.job = null;
-    this.acks.push(slot.id, slot.token, f.outcome, f.tail);
+    this.acks.push(slot.id, f.outcome, f.tail);
     this.kick();
   }
 
@@ -112,26 +113,25 @@ export class Lane {
 
   private async cycle(acks: string[], free: Slot[]): Promise<void> {
     const { keys, proc } = this.ctx;
-    for (const s of free) s.token = (++this.seq).toString(36);
     const now = this.ctx.now();
     const queues = free.length ? this.queueOrder() : [];
     const args: (string | number)[] = [keys.workerPrefix, keys.processedBy(""), keys.failedBy(""), keys.queuePrefix, keys.landing(proc, ""),
-      runAt(now), failedAt(now), acks.length / 4, free.length, queues.length, ...acks];
-    for (const s of free) args.push(s.id, s.token);
+      runAt(now), failedAt(now), this.lane, this.call, acks.length / 3, free.length, queues.length, ...acks];
+    for (const s of free) args.push(s.id);
     args.push(...queues);
-    const scriptKeys = [keys.inflight(proc), keys.processed, keys.failedCount, keys.failed, keys.pause];
+    const scriptKeys = [keys.lanes(proc), keys.processed, keys.failedCount, keys.failed, keys.pause];
     const reply = await retrying(
       () => this.conn.run((c) => runScript<(string | number)[]>(c, scripts.cycle, scriptKeys, args), "cycle"),
       this.ctx.outage,
       this.ctx.hardStop,
       (e) => this.ctx.log.error(`fetch failed, retrying: ${(e as Error).message}`),
     );
+    this.call++;
     const n = Number(reply[1]);
     for (let k = 0; k < n; k++) {
-      const at = 2 + k * 5;
+      const at = 2 + k * 4;
       const slot = free[Number(reply[at]) - 1] as Slot;
-      slot.token = String(reply[at + 1]);
-      const job = this.start(slot, String(reply[at + 2]), String(reply[at + 3]), String(reply[at + 4]));
+      const job = this.start(slot, String(reply[at + 1]), String(reply[at + 2]), String(reply[at + 3]));
       if (!job.isSettled) slot.job = job;
     }
     if (free.length === 0) return;

@@ -1,6 +1,7 @@
 // Every Redis key bunworker reads or writes, in one place. The Resque keys follow
 // shared/reference/resque-data-model.md section 1 byte for byte; ours live under `<ns>bunworker:` so
 // that nothing Resque reads (`queue:*`, `worker:*`, `stat:*`, `failed`, ...) can collide with them.
+// A running job's in-flight record is Resque's own worker:<id> state: one write per job serves both.
 
 export interface Keys {
   readonly ns: string;
@@ -23,8 +24,8 @@ export interface Keys {
   readonly processes: string;
   /** HASH process -> last heartbeat, milliseconds of the Redis clock. */
   readonly beats: string;
-  /** HASH worker id -> in-flight record (`<token> <queue-length> <queue><raw payload>`). */
-  inflight(proc: string): string;
+  /** HASH fetch lane -> number of its last applied call, so a resent call is not applied twice. */
+  lanes(proc: string): string;
   /** LIST that a blocking BLMOVE drops a job into before a slot takes it. */
   landing(proc: string, queue: string): string;
   /** SET of queues that have (or had) a landing list for this process, so recovery can find them. */
@@ -52,7 +53,7 @@ export function makeKeys(ns: string): Keys {
     pause: `${ns}pause-all-workers`,
     processes: `${own}processes`,
     beats: `${own}beats`,
-    inflight: (proc) => `${own}inflight:${proc}`,
+    lanes: (proc) => `${own}lanes:${proc}`,
     landing: (proc, queue) => `${own}landing:${proc}:${queue}`,
     landings: (proc) => `${own}landings:${proc}`,
   };

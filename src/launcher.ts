@@ -124,9 +124,9 @@ export class Launcher {
     const deps: RunnerDeps = { registry: this.registry, useNumber: settings.useNumber, jobTimeoutMs: settings.jobTimeout * 1000, log: this.ctx.log, debug: this.ctx.log.level >= 4 };
     const laneCount = this.conns.length;
     const groups: Slot[][] = Array.from({ length: laneCount }, () => []);
-    this.ids.forEach((id, i) => groups[i % laneCount]?.push({ id, token: "", job: null }));
+    this.ids.forEach((id, i) => groups[i % laneCount]?.push({ id, job: null }));
     groups.forEach((slots, i) => {
-      const lane: Lane = new Lane(this.ctx, this.conns[i] as RedisConn, slots,
+      const lane: Lane = new Lane(this.ctx, this.conns[i] as RedisConn, i, slots,
         () => this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name),
         (slot, queue, flag, raw) => runJob(deps, slot.id, queue, flag, raw, (f) => lane.finished(slot, f)),
         () => this.laneChanged());

@@ -42,13 +42,13 @@ export class Reaper {
   ) {}
 
   /** Hand back and unregister one process's jobs and ids. */
-  release(proc: string, mode: "requeue" | "fail", unregister = true): Promise<[number, number]> {
+  release(proc: string, mode: "requeue" | "fail"): Promise<[number, number]> {
     const { keys } = this.ctx;
     return this.conn.run(
       (c) => runScript<[number, number]>(c, scripts.release,
-        [keys.inflight(proc), keys.landings(proc), keys.workers, keys.heartbeats, keys.processes, keys.beats],
+        [keys.lanes(proc), keys.landings(proc), keys.workers, keys.heartbeats, keys.processes, keys.beats],
         [proc, mode, keys.queuePrefix, keys.workerPrefix, keys.processedBy(""), keys.failedBy(""), keys.landing(proc, ""), keys.failed,
-          failedAt(this.ctx.now()), unregister ? "unregister" : "keep"]),
+          failedAt(this.ctx.now())]),
       "release",
       this.ctx.settings.commandTimeout * 1000 * 3,
     );

@@ -55,9 +55,9 @@ test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, n
   }
   await waitFor(async () => (await ran()) === JOBS && (await c.llen(`${NS}queue:chaos`)) === 0, 120_000, "every job to run");
   const inflight = await waitFor(async () => {
-    const keys = await c.keys(`${NS}bunworker:inflight:*`);
-    const counts = await Promise.all(keys.map((k) => c.hlen(k)));
-    return counts.every((n) => n === 0) ? "empty" : null;
+    const ids = await c.smembers(`${NS}workers`);
+    const states = await Promise.all(ids.map((id) => c.get(`${NS}worker:${id}`)));
+    return states.every((v) => v === null) && (await c.keys(`${NS}worker:*`)).every((k) => k.endsWith(":started")) ? "empty" : null;
   }, 10_000, "no job in flight");
   supervising = false;
   worker?.signal("SIGTERM");

@@ -47,7 +47,7 @@ describe("hostile input", () => {
     expect(ran).toContain('["sentinel"]');
     expect(await c.get(`${ns}stat:processed`)).toBe("9");
     expect(await c.llen(`${ns}queue:hostile`)).toBe(0);
-    expect(await c.keys(`${ns}bunworker:inflight:*`)).toEqual([]);
+    expect(await c.keys(`${ns}worker:*`)).toEqual([]);
   });
 
   test("a 10 MB payload runs, and a failing one keeps all 10 MB in its failure entry", async () => {

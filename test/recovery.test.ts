@@ -22,8 +22,8 @@ async function plantProcess(proc: string, beatMs: number, job: string, queue = "
   await c.hset(k.processes, proc, JSON.stringify([id]));
   await c.hset(k.beats, proc, String(beatMs));
   await c.sadd(k.workers, id);
+  // worker:<id> is both Resque's "working on" state and our in-flight record
   await c.set(k.worker(id), `{"queue":"${queue}","run_at":"2026-11-27T10:00:00Z","payload":${job}}`);
-  await c.hset(k.inflight(proc), id, `t1 ${queue.length} ${queue}${job}`);
   return id;
 }
 const redisNowMs = async () => {
@@ -40,7 +40,8 @@ describe("dead workers", () => {
     await waitFor(async () => (await c.llen(`${ns}test:started`)) === 1, 5000, "victim to start");
     a.signal("SIGKILL");
     await a.exited;
-    expect(await c.hlen(`${ns}bunworker:inflight:${host}:${a.pid}`)).toBe(1);
+    const running = await Promise.all((await c.smembers(`${ns}workers`)).map((id) => c.get(`${ns}worker:${id}`)));
+    expect(running.filter(Boolean).map((v) => JSON.parse(v as string).payload)).toEqual([{ class: "WaitForAbort", args: ["victim"] }]);
     expect(await c.scard(`${ns}workers`)).toBe(2);
     const b = spawnWorker(args);
     await waitFor(async () => (await c.llen(`${ns}test:started`)) === 2, 10_000, "victim to run again");
@@ -84,7 +85,7 @@ describe("dead workers", () => {
     const w = startWorker(registryWith({}), { namespace: ns, queues: ["rec"], exitOnComplete: true, deadAfter: 5 });
     await w.done;
     expect(await c.sismember(`${ns}workers`, id)).toBe(true);
-    expect(await c.hlen(`${ns}bunworker:inflight:otherhost:4244`)).toBe(1);
+    expect(await c.get(`${ns}worker:${id}`)).toContain('"busy"');
   });
 });
 

@@ -19,7 +19,7 @@ async function expectHandedBack(payload: string) {
   expect(await c.get(`${ns}stat:processed`)).toBeNull();
   expect(await c.llen(`${ns}failed`)).toBe(0);
   expect(await c.scard(`${ns}workers`)).toBe(0);
-  expect(await c.keys(`${ns}bunworker:inflight:*`)).toEqual([]);
+  expect(await c.keys(`${ns}worker:*`)).toEqual([]);
 }
 
 describe("shutdown deadline", () => {

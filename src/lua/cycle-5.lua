@@ -1,58 +1,79 @@
 --[[
-  One round trip of a fetch lane: acknowledge finished jobs, then fetch jobs for free slots.
-  Atomic, so a job is always either in its queue, in a landing list, or in this process's in-flight hash
-  (issue #4: never a pop followed by a separate write). Idempotent under retry: an ack whose token no longer
-  matches is skipped, and a slot that already holds a record gets that record back (the reply of an earlier
-  attempt was lost), so a timed-out call can simply be sent again.
+  One round trip of a fetch lane: acknowledge finished jobs, then fetch jobs for free slots, atomically.
+  A job is always in its queue, in a landing list or in worker:<id> (Resque's own worker state, which doubles
+  as our in-flight record), never only in the worker's memory (issue #4). Each call carries the lane's call
+  number: a call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it
+  returns the jobs it had fetched.
 
-  KEYS[1] in-flight hash of this process (field = worker id, value = "<token> <qlen> <queue><raw payload>")
+  KEYS[1] this process's lanes hash (field = lane, value = number of its last applied call)
   KEYS[2] stat:processed     KEYS[3] stat:failed     KEYS[4] failed     KEYS[5] pause-all-workers
-  ARGV[1] prefix of worker:<id>            ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
-  ARGV[4] prefix of queue:<q>              ARGV[5] prefix of landing lists (landing:<proc>:)
-  ARGV[6] run_at for new jobs              ARGV[7] failed_at for failures
-  ARGV[8] A = number of acks               ARGV[9] F = number of slots to fill    ARGV[10] Q = number of queues
-  then A groups: worker id, token, outcome ("ok" | "fail" = payload kept as JSON | "bad" = payload kept as a string), failure tail
-  then F groups: worker id, new token
-  then Q queue names, in the order this fetch visits them
-  Returns { paused (0|1), n, then n groups: slot number (1..F), token, queue, flag ("" ok | "u" not UTF-8), raw }
+  ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
+  ARGV[4] prefix of queue:<q>          ARGV[5] prefix of this process's landing lists
+  ARGV[6] run_at for new jobs          ARGV[7] failed_at for failures
+  ARGV[8] lane   ARGV[9] call number   ARGV[10] A = acks   ARGV[11] F = slots to fill   ARGV[12] Q = queues
+  then A groups: worker id, outcome ("ok" | "fail" | "bad": payload kept as a string), failure tail
+  then F worker ids, then Q queue names in the order this fetch visits them
+  Returns { paused (0|1), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload }
 ]]
-local A, F, Q = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local processed, failed = 0, 0
-local i = 11
--- Acks: one HMGET for every record; HDEL and DEL are batched and skipped for slots refilled below (HSET and
--- SET overwrite them), so a busy slot costs one INCRBY here instead of HGET + HDEL + DEL + INCRBY.
-local acked, unset = {}, {}
--- One command for many arguments, in chunks that stay below Lua's unpack limit (8000).
-local function many(cmd, key, list)
+local A, F, Q = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local ackAt, fetchAt = 13, 13 + 3 * A
+local out = { 0, 0 }
+local function many(cmd, key, list) -- one command for many arguments, below Lua's unpack limit
   for from = 1, #list, 1000 do
     local to = math.min(#list, from + 999)
     if key then redis.call(cmd, key, unpack(list, from, to)) else redis.call(cmd, unpack(list, from, to)) end
   end
 end
-if A > 0 then
-  local ids = {}
-  for k = 1, A do ids[k] = ARGV[i + 4 * (k - 1)] end
+local function mget(keys)
   local vals = {}
-  for from = 1, A, 1000 do
-    for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ids, from, math.min(A, from + 999)))) do vals[#vals + 1] = v end
+  for from = 1, #keys, 1000 do
+    for _, v in ipairs(redis.call('MGET', unpack(keys, from, math.min(#keys, from + 999)))) do vals[#vals + 1] = v end
   end
+  return vals
+end
+-- A state written earlier (replay, or a slot found holding one): a payload stored as a JSON string was not
+-- embeddable; \u0080-\u00ff escapes in it mean its bytes were not UTF-8.
+local function emit(slot, v)
+  local queue, payload = unstate(v)
+  local flag = ''
+  if string.byte(payload, 1) == 34 then
+    if string.find(payload, '\\u00[89a-f]') then flag = 'u' end
+    payload = cjson.decode(payload)
+  end
+  out[#out + 1] = slot
+  out[#out + 1] = queue
+  out[#out + 1] = flag
+  out[#out + 1] = payload
+  out[2] = out[2] + 1
+end
+
+if redis.call('HGET', KEYS[1], ARGV[8]) == ARGV[9] then
+  local keys = {}
+  for k = 1, F do keys[k] = ARGV[1] .. ARGV[fetchAt + k - 1] end
+  for k, v in ipairs(mget(keys)) do if v then emit(k, v) end end
+  return out
+end
+redis.call('HSET', KEYS[1], ARGV[8], ARGV[9])
+
+-- Acks. A missing state means someone else already dealt with the job (Resque's prune, our reaper): skip it.
+local acked, processed, failed = {}, 0, 0
+if A > 0 then
+  local keys = {}
+  for k = 1, A do keys[k] = ARGV[1] .. ARGV[ackAt + 3 * (k - 1)] end
+  local vals = mget(keys)
   for k = 1, A do
-    local id, token, outcome, tail = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-    i = i + 4
-    local v = vals[k]
-    -- The token leads the record: comparing that prefix avoids copying the payload out of every ack.
-    if v and string.sub(v, 1, #token + 1) == token .. ' ' then
-      do
-        acked[id] = true
-        unset[#unset + 1] = id
-        redis.call('INCRBY', ARGV[2] .. id, 1)
-        processed = processed + 1
-        if outcome ~= 'ok' then
-          local _, _, raw = record(v)
-          redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payloadJson(raw, outcome == 'bad') .. tail)
-          redis.call('INCRBY', ARGV[3] .. id, 1)
-          failed = failed + 1
-        end
+    local at = ackAt + 3 * (k - 1)
+    local id, outcome, v = ARGV[at], ARGV[at + 1], vals[k]
+    if v then
+      acked[#acked + 1] = id
+      redis.call('INCRBY', ARGV[2] .. id, 1)
+      processed = processed + 1
+      if outcome ~= 'ok' then
+        local _, payload = unstate(v)
+        if outcome == 'bad' and string.byte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
+        redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payload .. ARGV[at + 2])
+        redis.call('INCRBY', ARGV[3] .. id, 1)
+        failed = failed + 1
       end
     end
   end
@@ -60,87 +81,64 @@ end
 if processed > 0 then redis.call('INCRBY', KEYS[2], processed) end
 if failed > 0 then redis.call('INCRBY', KEYS[3], failed) end
 
--- Records of acknowledged slots that get no new job are removed at the end, in two calls.
-local function finish(refilled, wrote)
-  local hdel, del = {}, {}
-  for _, id in ipairs(unset) do
-    if not refilled[id] then hdel[#hdel + 1] = id end
-    if not wrote[id] then del[#del + 1] = ARGV[1] .. id end
-  end
-  many('HDEL', KEYS[1], hdel)
+-- States of acknowledged slots that get no new job are deleted at the end; refilled ones are overwritten.
+local refilled = {}
+local function finish()
+  local del = {}
+  for _, id in ipairs(acked) do if not refilled[id] then del[#del + 1] = ARGV[1] .. id end end
   many('DEL', nil, del)
+  return out
 end
-
-local out = { 0, 0 }
-if F == 0 then finish({}, {}) return out end
+if F == 0 then return finish() end
 local pause = redis.call('GET', KEYS[5])
-if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then finish({}, {}) out[1] = 1 return out end
+if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then out[1] = 1 return finish() end
 
--- Fetch: one HMGET finds records left by a lost reply; the rest pop with LPOP <count>, landing list first.
-local ids, tokens = {}, {}
-for k = 1, F do ids[k], tokens[k] = ARGV[i], ARGV[i + 1] i = i + 2 end
-local queues = {}
-for q = 1, Q do queues[q] = ARGV[i + q - 1] end
-local existing = {}
-for from = 1, F, 1000 do
-  for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(ids, from, math.min(F, from + 999)))) do existing[#existing + 1] = v end
-end
-local need = 0
+-- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
+local justAcked, ids, check, checkAt = {}, {}, {}, {}
+for _, id in ipairs(acked) do justAcked[id] = true end
 for k = 1, F do
-  if not existing[k] or acked[ids[k]] then existing[k] = false need = need + 1 end
+  ids[k] = ARGV[fetchAt + k - 1]
+  if not justAcked[ids[k]] then check[#check + 1] = ARGV[1] .. ids[k] checkAt[#check] = k end
 end
+local held = {}
+for j, v in ipairs(mget(check)) do if v then held[checkAt[j]] = v end end
+local need = F
+for _ in pairs(held) do need = need - 1 end
+
 local popped, pq = {}, {}
 for qi = 1, Q do
   if need == 0 then break end
-  for _, key in ipairs({ ARGV[5] .. queues[qi], ARGV[4] .. queues[qi] }) do
+  local queue = ARGV[fetchAt + F + qi - 1]
+  for _, key in ipairs({ ARGV[5] .. queue, ARGV[4] .. queue }) do
     if need == 0 then break end
     local got = redis.call('LPOP', key, need)
     if got then
-      for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queues[qi] end
+      for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queue end
       need = need - #got
     end
   end
 end
--- Per queue, once per call: the record's "<qlen> <queue>" and the worker state up to the payload.
-local recordHead, stateHead = {}, {}
-local function heads(queue)
-  if not recordHead[queue] then
-    recordHead[queue] = ' ' .. #queue .. ' ' .. queue
-    stateHead[queue] = '{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":'
-  end
-end
-local n, p, hset, mset, refilled, wrote = 0, 0, {}, {}, {}, {}
+
+local heads, mset, p = {}, {}, 0
 for slot = 1, F do
-  local id, token, queue, raw = ids[slot], tokens[slot], nil, nil
-  if existing[slot] then
-    token, queue, raw = record(existing[slot])
+  local id = ids[slot]
+  if held[slot] then
+    emit(slot, held[slot])
   elseif p < #popped then
     p = p + 1
-    raw, queue = popped[p], pq[p]
-    heads(queue)
-    hset[#hset + 1] = id
-    hset[#hset + 1] = token .. recordHead[queue] .. raw
+    local raw, queue = popped[p], pq[p]
+    heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":')
+    local flag = utf8ok(raw) and '' or 'u'
+    local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
+    mset[#mset + 1] = ARGV[1] .. id
+    mset[#mset + 1] = heads[queue] .. payloadJson(raw, not embed) .. '}'
     refilled[id] = true
-  end
-  if raw then
-    local flag = ''
-    if not utf8ok(raw) then flag = 'u' end
-    if flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125 then
-      heads(queue)
-      mset[#mset + 1] = ARGV[1] .. id
-      mset[#mset + 1] = stateHead[queue] .. raw .. '}'
-      wrote[id] = true
-    end
-    n = n + 1
     out[#out + 1] = slot
-    out[#out + 1] = token
     out[#out + 1] = queue
     out[#out + 1] = flag
     out[#out + 1] = raw
+    out[2] = out[2] + 1
   end
 end
-many('HSET', KEYS[1], hset)
 many('MSET', nil, mset)
-finish(refilled, wrote)
-out[2] = n
-return out
+return finish()

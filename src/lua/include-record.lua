@@ -1,10 +1,12 @@
 --[[
-  Helpers prepended to every script by scripts.ts (Lua has no imports).
+  Helpers prepended to the scripts by scripts.ts (Lua has no imports).
   jstr(s): s as a JSON string, escaped as Ruby's JSON.generate does (control characters, quote, backslash).
   utf8ok(s): false when s is not valid UTF-8 (such bytes would make Ruby's JSON parser raise).
-  record(v): token, queue, raw payload of an in-flight value "<token> <qlen> <queue><raw>".
-  payloadJson(raw, asString): the payload as stored in a failure entry: the raw bytes themselves, or, for an
-    item that is not a JSON object, a JSON string of it (non-UTF-8 bytes as \u00XX, so nothing is lost).
+  payloadJson(raw, asString): the payload as stored: the raw bytes themselves, or, for an item that cannot be
+    embedded as JSON, a JSON string of it (bytes that are not UTF-8 as \u00XX, so nothing is lost).
+  state(queue, runAt, payload): the worker:<id> value, Resque's {"queue","run_at","payload"}. It is also our
+    in-flight record: the job leaves it only in the script that writes the job's outcome.
+  unstate(v): queue, payload of a state written by state() (run_at is always 20 characters).
 ]]
 local function jstr(s)
   return '"' .. string.gsub(s, '[%c"\\]', function(c)
@@ -20,15 +22,13 @@ local function utf8ok(s)
   t = string.gsub(t, '[\240-\244][\128-\191][\128-\191][\128-\191]', '')
   return not string.find(t, '[\128-\255]')
 end
-local function record(v)
-  local a = string.find(v, ' ', 1, true)
-  local b = string.find(v, ' ', a + 1, true)
-  local qlen = tonumber(string.sub(v, a + 1, b - 1))
-  return string.sub(v, 1, a - 1), string.sub(v, b + 1, b + qlen), string.sub(v, b + qlen + 1)
-end
 local function payloadJson(raw, asString)
   if not asString then return raw end
   local s = jstr(raw)
   if utf8ok(raw) then return s end
   return (string.gsub(s, '[\128-\255]', function(c) return string.format('\\u%04x', string.byte(c)) end))
+end
+local function unstate(v)
+  local at = string.find(v, ',"run_at":"', 10, true)
+  return cjson.decode(string.sub(v, 10, at - 1)), string.sub(v, at + 43, -2)
 end
