@@ -45,6 +45,9 @@ export class Blocker {
     readonly queue: string,
     private readonly gate: Gate,
     private readonly landed: () => void,
+    /** Seconds one BLMOVE may block: --interval times the number of blockers, so renewals of all queues
+     *  together stay at one per --interval (issue #5: an idle worker sends at most ~1 command/s). */
+    private readonly blockSeconds: () => number,
   ) {
     this.conn = new RedisConn(ctx.target, ctx.settings.commandTimeout * 1000, `blocker(${queue})`);
     this.done = this.loop();
@@ -52,7 +55,6 @@ export class Blocker {
 
   private async loop(): Promise<void> {
     const { keys, proc, settings } = this.ctx;
-    const waitMs = (settings.interval + settings.commandTimeout) * 1000;
     for (let attempt = 0; !this.stopped; ) {
       await this.gate.wait();
       if (this.stopped) break;
@@ -61,12 +63,13 @@ export class Blocker {
         if (!this.announced) await this.conn.run((c) => c.sadd(keys.landings(proc), this.queue), "SADD");
         this.announced = true;
         this.waiting = true;
+        const block = this.blockSeconds();
         // The gate is checked in the same tick as the BLMOVE is sent: a pause that closed it while we were
         // connecting must not let one more job leave its queue.
         const moved = await this.conn.run(
-          (c) => (this.gate.isOpen ? c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(settings.interval)]) : Promise.resolve(null)),
+          (c) => (this.gate.isOpen ? c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(block)]) : Promise.resolve(null)),
           "BLMOVE",
-          waitMs,
+          (block + settings.commandTimeout) * 1000,
         );
         this.waiting = false;
         attempt = 0;

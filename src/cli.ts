@@ -12,7 +12,7 @@ const str = (description: string, valueHint: string) => ({ type: "string" as con
 const args = {
   queues: str("queues to serve, in priority order; weights high=2,low=1; patterns *, mail_*, !skip", "high,low"),
   concurrency: str(`jobs run at once, one Resque worker each (default ${d.concurrency})`, "n"),
-  interval: str(`seconds an idle blocking wait lasts before it is renewed (default ${d.interval})`, "s"),
+  interval: str(`idle waits on all queues together renew once per interval seconds; jobs are picked up at once anyway (default ${d.interval})`, "s"),
   connections: str(`Redis connections for commands = fetch lanes (default ${d.connections})`, "n"),
   uri: str("redis://[user:pass@]host:port/db, rediss://..., unix:///path.sock (default $REDIS_URL, $$REDIS_PROVIDER, redis://localhost:6379/)", "uri"),
   namespace: str(`key prefix, colon included (default ${d.namespace})`, "ns"),

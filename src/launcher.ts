@@ -147,7 +147,7 @@ export class Launcher {
     if (this.ctx.settings.exitOnComplete || this.stopping) return;
     const wanted = new Set(this.order.queues.map((s) => s.name));
     for (const [q, b] of this.blockers) if (!wanted.has(q)) void b.stop(), this.blockers.delete(q);
-    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, () => this.wakeLanes()));
+    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, () => this.wakeLanes(), () => this.ctx.settings.interval * Math.max(1, this.blockers.size)));
     if (isDynamic(this.specs)) this.wakeLanes();
   }
 

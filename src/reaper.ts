@@ -71,7 +71,8 @@ export class Reaper {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.ctx.settings.heartbeatInterval * 3000);
+    // Every two heartbeats: 30 s by default, which keeps an idle worker under one Redis command a second.
+    this.timer = setInterval(() => void this.tick(), this.ctx.settings.heartbeatInterval * 2000);
   }
 
   private async tick(): Promise<void> {

@@ -10,7 +10,11 @@ export type DeadJobPolicy = "requeue" | "fail";
 export interface Settings {
   /** Queues to serve, in priority order: `high,low`, weighted `high=2,low=1`, or patterns `*`, `mail_*`, `!skip`. Required. */
   queues: string[];
-  /** Seconds an idle blocking wait lasts before it is renewed (goworker's poll interval). Default 5. */
+  /**
+   * goworker's poll interval, in seconds. bunworker does not poll: an idle worker waits on Redis and wakes at
+   * once. This bounds idle traffic instead: the blocking waits of all queues together renew once per interval.
+   * Default 5.
+   */
   interval: number;
   /** Jobs run at once; each slot is one Resque worker. Default 25. */
   concurrency: number;
@@ -38,7 +42,7 @@ export interface Settings {
   processes: number | "auto";
   /** What happens to a dead worker's in-flight jobs: back to the front of their queues, or failure entries. Default requeue. */
   deadJobs: DeadJobPolicy;
-  /** Seconds between heartbeats. Default 5. */
+  /** Seconds between heartbeats (Resque's are 60). Default 15. */
   heartbeatInterval: number;
   /** A worker on another host whose heartbeat is older than this many seconds is dead. Default 60. */
   deadAfter: number;
@@ -71,7 +75,7 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     jobTimeout: 0,
     processes: 1,
     deadJobs: "requeue",
-    heartbeatInterval: 5,
+    heartbeatInterval: 15,
     deadAfter: 60,
     commandTimeout: 10,
   };

@@ -51,7 +51,7 @@ Options:
   --binary=<path>        compiled worker for the startup scenario (default dist/bunworker)
   --samples=<n>          pickups per measured queue (default 200, quick 50)
   --gap-ms=<ms>          idle time before each pickup (default 300)
-  --idle-seconds=<s>     length of the idle-traffic window (default 10)
+  --idle-seconds=<s>     length of the idle-traffic window (default 60)
   --startup-runs=<n>     start-ups per command (default 10, quick 5)
   --repeat=<n>           runs of each throughput measurement (drain, slots, processes); the run with the
                          median jobs/s is reported, with the spread (default 3, quick 1)
@@ -116,7 +116,7 @@ function parseOptions(argv: string[]): Options | "help" {
     binary: values.binary ?? `${ROOT}dist/bunworker`,
     samples: Math.floor(num("samples", values.samples, quick ? 50 : 200, 1)),
     gapMs: num("gap-ms", values["gap-ms"], 300, 0),
-    idleSeconds: num("idle-seconds", values["idle-seconds"], 10, 1),
+    idleSeconds: num("idle-seconds", values["idle-seconds"], 60, 1),
     startupRuns: Math.floor(num("startup-runs", values["startup-runs"], quick ? 5 : 10, 1)),
     repeat: Math.floor(num("repeat", values.repeat, quick ? 1 : 3, 1)),
     timeoutS: num("timeout", values.timeout, 1200, 10),
@@ -246,6 +246,8 @@ function spawnWorker(opts: Options, spec: WorkerSpec, label: string): Worker {
     argv = ["sh", "-c", substitute(opts.workerCmd, { uri, host: "127.0.0.1", port: String(srv.port), queues: spec.queues.join(","), concurrency: String(spec.concurrency), processes: String(spec.processes ?? 1) })];
   } else {
     argv = [process.execPath, BENCH_WORKER, `--queues=${spec.queues.join(",")}`, `--concurrency=${spec.concurrency}`, `--uri=${uri}`, "--log-level=warn"];
+    // Extra worker flags for experiments, e.g. BENCH_WORKER_ARGS="--connections=1".
+    argv.push(...(process.env.BENCH_WORKER_ARGS ?? "").split(" ").filter(Boolean));
     if (spec.exitOnComplete) argv.push("--exit-on-complete");
     if ((spec.processes ?? 1) > 1) argv.push(`--processes=${spec.processes}`);
   }
