@@ -1,7 +1,10 @@
 // Sub-millisecond pickup without polling (issue #5): while a lane is idle, one connection per queue waits in
 // BLMOVE queue:<q> -> landing:<proc>:<q>. The move is atomic, so a job that lands is already recorded as ours
-// (issue #4) and the next cycle takes it from the landing list before anything else in that queue. A blocker
-// re-arms only while some lane is idle, so a busy worker does not hoard jobs other workers could run.
+// (issue #4); it starts at once in a free slot, and the lane's next cycle turns it into that slot's state.
+// The landing list must then hold exactly that one job, so a blocker waits until its job is recorded (or the
+// list handed back) before it waits again, and after any failed wait (a reply may have been lost) it has the
+// list handed back to the queue first. A blocker re-arms only while some lane is idle, so a busy worker does
+// not hoard jobs other workers could run.
 import type { WorkerContext } from "./context";
 import { isTransient, RedisConn } from "./redis";
 import { backoffMs, sleep } from "./retry";
@@ -38,19 +41,18 @@ export class Blocker {
   private cancelled = false;
   private waiting = false;
   private announced = false;
-  readonly done: Promise<void>;
 
   constructor(
     private readonly ctx: WorkerContext,
     readonly queue: string,
     private readonly gate: Gate,
-    private readonly landed: () => void,
+    private readonly landed: (raw: string | null) => Promise<void>,
     /** Seconds one BLMOVE may block: --interval times the number of blockers, so renewals of all queues
      *  together stay at one per --interval (issue #5: an idle worker sends at most ~1 command/s). */
     private readonly blockSeconds: () => number,
   ) {
     this.conn = new RedisConn(ctx.target, ctx.settings.commandTimeout * 1000, `blocker(${queue})`);
-    this.done = this.loop();
+    void this.loop();
   }
 
   private async loop(): Promise<void> {
@@ -74,16 +76,15 @@ export class Blocker {
         this.waiting = false;
         attempt = 0;
         this.ctx.outage.recovered();
-        if (moved !== null) this.landed();
+        if (moved !== null) await this.landed(String(moved));
       } catch (e) {
         this.waiting = false;
         if (this.stopped) break;
-        if (this.cancelled) {
-          this.cancelled = false;
-          continue;
-        }
-        if (isTransient(e)) this.ctx.outage.failed(e);
+        if (this.cancelled) this.cancelled = false;
+        else if (isTransient(e)) this.ctx.outage.failed(e);
         else this.ctx.log.error(`waiting on queue ${this.queue} failed: ${(e as Error).message}`);
+        // The BLMOVE may have moved a job whose reply never came: hand the landing list back first.
+        if (this.announced) await this.landed(null);
         await sleep(backoffMs(attempt++, Math.random()), this.ctx.hardStop);
       }
     }
@@ -96,11 +97,13 @@ export class Blocker {
     this.conn.drop();
   }
 
-  /** Closing the socket ends a pending BLMOVE at once; a job it already moved stays in the landing list. */
-  stop(): Promise<void> {
+  /**
+   * Closing the socket ends a pending BLMOVE at once; a job it already moved stays in the landing list, which
+   * the shutdown's release hands back. Not awaited: the loop may wait on a lane that a hard stop has ended.
+   */
+  stop(): void {
     this.stopped = true;
     this.conn.close();
     this.gate.release();
-    return this.done;
   }
 }

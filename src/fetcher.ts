@@ -17,12 +17,22 @@ import { runScript, scripts } from "./scripts";
 export interface Slot {
   readonly id: string;
   job: RunningJob | null;
+  /** Part of a fetch in flight: a blocker must not start a landed job in it. */
+  fetching: boolean;
+}
+
+/** Work a blocker hands a lane: record a landed job already running, or hand a landing list back. */
+interface Chore {
+  args: string[];
+  done: () => void;
 }
 
 export type StartJob = (slot: Slot, queue: string, flag: string, raw: string) => RunningJob;
 
 export class Lane {
   private acks: string[] = [];
+  private claims: Chore[] = [];
+  private sweeps: Chore[] = [];
   private running = false;
   private again = false;
   /** Number of the next cycle call; the script remembers the last one it applied. */
@@ -73,6 +83,33 @@ export class Lane {
     this.kick();
   }
 
+  /** A free slot a landed job may start in at once (not part of a fetch in flight), if any. */
+  slotForLanded(): Slot | undefined {
+    if (this.quiet || this.held || this.keyPaused) return undefined;
+    return this.slots.find((s) => !s.job && !s.fetching);
+  }
+
+  /**
+   * Start a job a blocker moved to landing:<queue> in `slot` now, without waiting for a round trip (issue #5,
+   * pickup latency); the next cycle makes it the slot's state. Resolves once that is recorded.
+   */
+  adopt(slot: Slot, queue: string, raw: string): Promise<void> {
+    return new Promise((done) => {
+      this.claims.push({ args: [slot.id, queue], done });
+      const job = this.start(slot, queue, "", raw);
+      if (!job.isSettled) slot.job = job;
+      this.kick();
+    });
+  }
+
+  /** Hand back whatever landing:<queue> holds to the front of its queue (a landed job no slot could take). */
+  sweep(queue: string): Promise<void> {
+    return new Promise((done) => {
+      this.sweeps.push({ args: [queue], done });
+      this.kick();
+    });
+  }
+
   wake(): void {
     if (!this.idle) return;
     this.idle = false;
@@ -97,11 +134,21 @@ export class Lane {
       do {
         this.again = false;
         const acks = this.acks;
+        const claims = this.claims;
+        const sweeps = this.sweeps;
         this.acks = [];
+        this.claims = [];
+        this.sweeps = [];
         const free = this.fetching() ? this.slots.filter((s) => !s.job) : [];
-        if (acks.length === 0 && free.length === 0) break;
-        await this.cycle(acks, free);
-      } while (this.again || this.acks.length > 0);
+        if (acks.length === 0 && free.length === 0 && claims.length === 0 && sweeps.length === 0) break;
+        for (const s of free) s.fetching = true;
+        try {
+          await this.cycle(acks, free, claims, sweeps);
+        } finally {
+          for (const s of free) s.fetching = false;
+        }
+        for (const chore of [...claims, ...sweeps]) chore.done();
+      } while (this.again || this.acks.length > 0 || this.claims.length > 0 || this.sweeps.length > 0);
     } catch (e) {
       // Only a hard stop ends the retries; the acks stay in Redis as in-flight records and are handed back.
       if (!this.ctx.hardStop.aborted) this.ctx.log.error(`fetch lane stopped: ${(e as Error).message}`);
@@ -111,14 +158,15 @@ export class Lane {
     }
   }
 
-  private async cycle(acks: string[], free: Slot[]): Promise<void> {
+  private async cycle(acks: string[], free: Slot[], claims: Chore[], sweeps: Chore[]): Promise<void> {
     const { keys, proc } = this.ctx;
     const now = this.ctx.now();
     const queues = free.length ? this.queueOrder() : [];
     const args: (string | number)[] = [keys.workerPrefix, keys.processedBy(""), keys.failedBy(""), keys.queuePrefix, keys.landing(proc, ""),
-      runAt(now), failedAt(now), this.lane, this.call, acks.length / 3, free.length, queues.length, ...acks];
+      runAt(now), failedAt(now), this.lane, this.call, acks.length / 3, free.length, queues.length, claims.length, sweeps.length, ...acks];
     for (const s of free) args.push(s.id);
     args.push(...queues);
+    for (const chore of [...claims, ...sweeps]) args.push(...chore.args);
     const scriptKeys = [keys.lanes(proc), keys.processed, keys.failedCount, keys.failed, keys.pause];
     const reply = await retrying(
       () => this.conn.run((c) => runScript<(string | number)[]>(c, scripts.cycle, scriptKeys, args), "cycle"),

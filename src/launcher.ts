@@ -124,7 +124,7 @@ export class Launcher {
     const deps: RunnerDeps = { registry: this.registry, useNumber: settings.useNumber, jobTimeoutMs: settings.jobTimeout * 1000, log: this.ctx.log, debug: this.ctx.log.level >= 4 };
     const laneCount = this.conns.length;
     const groups: Slot[][] = Array.from({ length: laneCount }, () => []);
-    this.ids.forEach((id, i) => groups[i % laneCount]?.push({ id, job: null }));
+    this.ids.forEach((id, i) => groups[i % laneCount]?.push({ id, job: null, fetching: false }));
     groups.forEach((slots, i) => {
       const lane: Lane = new Lane(this.ctx, this.conns[i] as RedisConn, i, slots,
         () => this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name),
@@ -146,9 +146,29 @@ export class Launcher {
     }
     if (this.ctx.settings.exitOnComplete || this.stopping) return;
     const wanted = new Set(this.order.queues.map((s) => s.name));
-    for (const [q, b] of this.blockers) if (!wanted.has(q)) void b.stop(), this.blockers.delete(q);
-    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, () => this.wakeLanes(), () => this.ctx.settings.interval * Math.max(1, this.blockers.size)));
+    for (const [q, b] of this.blockers) if (!wanted.has(q)) b.stop(), this.blockers.delete(q);
+    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, (raw) => this.landed(q, raw), () => this.ctx.settings.interval * Math.max(1, this.blockers.size)));
     if (isDynamic(this.specs)) this.wakeLanes();
+  }
+
+  /**
+   * A blocker moved one job to landing:<queue> (raw = that job, or null when its reply was lost). Start it at
+   * once in a free slot; a job whose text shows a replaced byte (not UTF-8), or one no slot can take now, goes
+   * back to the front of its queue instead, for a normal fetch (which checks the bytes) to take.
+   */
+  private landed(queue: string, raw: string | null): Promise<void> {
+    const lanes = [...this.lanes].sort((a, b) => Number(b.idle) - Number(a.idle));
+    if (raw !== null && !raw.includes("\uFFFD") && !this.stopping) {
+      for (const lane of lanes) {
+        const slot = lane.slotForLanded();
+        if (slot) {
+          // More may be waiting behind it: let the idle lanes fetch as well.
+          this.wakeLanes();
+          return lane.adopt(slot, queue, raw);
+        }
+      }
+    }
+    return (lanes[0] as Lane).sweep(queue).then(() => this.wakeLanes());
   }
 
   private wakeLanes(): void {
@@ -173,7 +193,7 @@ export class Launcher {
     log.info(`stopping: no new jobs; ${this.lanes.reduce((n, l) => n + l.busySlots, 0)} running job(s) get up to ${settings.shutdownTimeout} s`);
     for (const lane of this.lanes) (lane.quiet = true), lane.stopTimers();
     if (this.queueTimer) clearInterval(this.queueTimer);
-    await Promise.all([...this.blockers.values()].map((b) => b.stop()));
+    for (const b of this.blockers.values()) b.stop();
     const deadline = Date.now() + settings.shutdownTimeout * 1000;
     while (mode === "graceful" && !this.hard.signal.aborted && !this.drained() && Date.now() < deadline) await sleep(Math.min(10, deadline - Date.now()), this.hard.signal);
     const abandoned = this.abandonRunning();

@@ -210,3 +210,29 @@ describe("pause", () => {
     await w.done;
   });
 });
+
+describe("an idle worker (blocking wait, no polling)", () => {
+  test("a job pushed while it waits runs at once, shows as the slot's state while running, and leaves nothing behind", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const ran: string[] = [];
+    const w = startWorker(registryWith({ Hold: (_q: string, t: string) => (ran.push(t), gate) }), { namespace: ns, queues: ["a", "b", "c"], concurrency: 2 });
+    await waitFor(async () => (await c.scard(`${ns}workers`)) === 2, 5000, "registration");
+    // Let every blocker reach its BLMOVE: the last queue is served as fast as the first.
+    await waitFor(async () => ((await c.send("INFO", ["clients"])) as string).match(/blocked_clients:(\d+)/)?.[1] !== "0", 5000, "blocked waits");
+    await push("c", '{"class":"Hold","args":["pushed-later"]}');
+    await waitFor(() => ran.length === 1, 5000, "the job to start");
+    const states = await waitFor(async () => {
+      const vals = await Promise.all((await c.smembers(`${ns}workers`)).map((id) => c.get(`${ns}worker:${id}`)));
+      return vals.filter(Boolean).length === 1 ? vals.filter(Boolean) : null;
+    }, 5000, "the slot's state");
+    expect(JSON.parse(states[0] as string)).toMatchObject({ queue: "c", payload: { class: "Hold", args: ["pushed-later"] } });
+    release();
+    await waitFor(async () => (await c.get(`${ns}stat:processed`)) === "1", 5000, "the ack");
+    expect((await c.keys(`${ns}bunworker:landing:*`)).length).toBe(0);
+    w.launcher.stop();
+    await w.done;
+    expect(ran).toEqual(["pushed-later"]);
+    expect(await c.llen(`${ns}queue:c`)).toBe(0);
+  });
+});

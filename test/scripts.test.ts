@@ -18,11 +18,11 @@ type Reply = (string | number)[];
 let call = 0;
 beforeEach(() => (call = 0));
 /** One cycle call; `again` resends the previous call number, as the lane does after a lost reply. */
-function cycle(acks: string[][], fetch: string[], queues: string[], again = false): Promise<Reply> {
+function cycle(acks: string[][], fetch: string[], queues: string[], again = false, claims: string[][] = [], sweeps: string[] = []): Promise<Reply> {
   if (!again) call++;
   return runScript<Reply>(c, scripts.cycle, [k.lanes(proc), k.processed, k.failedCount, k.failed, k.pause],
     [k.workerPrefix, k.processedBy(""), k.failedBy(""), k.queuePrefix, k.landing(proc, ""), "2026-11-27T10:00:00Z", "2026/11/27 10:00:00 UTC",
-      0, call, acks.length, fetch.length, queues.length, ...acks.flat(), ...fetch, ...queues]);
+      0, call, acks.length, fetch.length, queues.length, claims.length, sweeps.length, ...acks.flat(), ...fetch, ...queues, ...claims.flat(), ...sweeps]);
 }
 const release = (mode: string) => runScript<[number, number]>(c, scripts.release,
   [k.lanes(proc), k.landings(proc), k.workers, k.heartbeats, k.processes, k.beats],
@@ -66,13 +66,33 @@ describe("cycle-5.lua", () => {
     expect(await c.llen(k.queue("q"))).toBe(1);
   });
 
-  test("landed jobs come first within their queue, and queue order is priority", async () => {
+  test("queue order is priority; a fetch never takes from landing lists", async () => {
     await c.send("RPUSH", [k.queue("high"), "h1"]);
-    await c.send("RPUSH", [k.queue("low"), "l2"]);
-    await c.send("RPUSH", [k.landing(proc, "low"), "l1"]);
-    const r = await cycle([], ["w:0", "w:1", "w:2", "w:3"], ["high", "low"]);
-    expect(r[1]).toBe(3);
-    expect([r[5], r[9], r[13]]).toEqual(["h1", "l1", "l2"]);
+    await c.send("RPUSH", [k.queue("low"), "l1"]);
+    await c.send("RPUSH", [k.landing(proc, "low"), "landed"]);
+    const r = await cycle([], ["w:0", "w:1", "w:2"], ["high", "low"]);
+    expect(r[1]).toBe(2);
+    expect([r[5], r[9]]).toEqual(["h1", "l1"]);
+    expect(await c.lrange(k.landing(proc, "low"), 0, -1)).toEqual(["landed"]);
+  });
+
+  test("a claim makes the landed job (already running) its slot's state, before that call's acks", async () => {
+    await c.send("RPUSH", [k.landing(proc, "q"), J1]);
+    await cycle([["w:0", "ok", ""]], [], [], false, [["w:0", "q"]]);
+    expect(await c.llen(k.landing(proc, "q"))).toBe(0);
+    expect(await c.get(k.processed)).toBe("1");
+    expect(await c.get(k.worker("w:0"))).toBeNull();
+    await c.send("RPUSH", [k.landing(proc, "q"), J2]);
+    await cycle([], [], [], false, [["w:1", "q"]]);
+    expect(await c.get(k.worker("w:1"))).toBe(`{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J2}}`);
+  });
+
+  test("a sweep hands a landing list back to the front of its queue, in order", async () => {
+    await c.send("RPUSH", [k.queue("q"), "later"]);
+    await c.send("RPUSH", [k.landing(proc, "q"), "first", "second"]);
+    await cycle([], [], [], false, [], ["q"]);
+    expect(await c.lrange(k.queue("q"), 0, -1)).toEqual(["first", "second", "later"]);
+    expect(await c.exists(k.landing(proc, "q"))).toBe(false);
   });
 
   test("pause-all-workers (any case, any spaces) stops fetching but not acking", async () => {

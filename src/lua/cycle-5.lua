@@ -1,5 +1,6 @@
 --[[
-  One round trip of a fetch lane: acknowledge finished jobs, then fetch jobs for free slots, atomically.
+  One round trip of a fetch lane: record landed jobs already running, acknowledge finished jobs, hand back
+  landing lists, then fetch jobs for free slots, atomically.
   A job is always in its queue, in a landing list or in worker:<id> (Resque's own worker state, which doubles
   as our in-flight record), never only in the worker's memory (issue #4). Each call carries the lane's call
   number: a call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it
@@ -11,12 +12,19 @@
   ARGV[4] prefix of queue:<q>          ARGV[5] prefix of this process's landing lists
   ARGV[6] run_at for new jobs          ARGV[7] failed_at for failures
   ARGV[8] lane   ARGV[9] call number   ARGV[10] A = acks   ARGV[11] F = slots to fill   ARGV[12] Q = queues
+  ARGV[13] C = claims   ARGV[14] S = landing lists to hand back
   then A groups: worker id, outcome ("ok" | "fail" | "bad": payload kept as a string), failure tail
   then F worker ids, then Q queue names in the order this fetch visits them
+  then C groups: worker id, queue: the job a blocker just moved to landing:<q>, already running in that slot;
+    its landing list holds exactly that job, which becomes the slot's state (blocker.ts keeps it so)
+  then S queues whose landing list may hold jobs nobody runs: they go back to the front of their queue
   Returns { paused (0|1), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload }
 ]]
-local A, F, Q = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local ackAt, fetchAt = 13, 13 + 3 * A
+local A, F, Q, C, S = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local ackAt = 15
+local fetchAt = ackAt + 3 * A
+local claimAt = fetchAt + F + Q
+local sweepAt = claimAt + 2 * C
 local out = { 0, 0 }
 local function many(cmd, key, list) -- one command for many arguments, below Lua's unpack limit
   for from = 1, #list, 1000 do
@@ -55,6 +63,21 @@ if redis.call('HGET', KEYS[1], ARGV[8]) == ARGV[9] then
 end
 redis.call('HSET', KEYS[1], ARGV[8], ARGV[9])
 
+local heads = {}
+local function state(queue, raw)
+  heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":')
+  local flag = utf8ok(raw) and '' or 'u'
+  local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
+  return heads[queue] .. payloadJson(raw, not embed) .. '}', flag
+end
+
+-- Claims first: an ack in this same call may be for the claimed job (a job that finished at once).
+for k = 1, C do
+  local at = claimAt + 2 * (k - 1)
+  local raw = redis.call('LPOP', ARGV[5] .. ARGV[at + 1])
+  if raw then redis.call('SET', ARGV[1] .. ARGV[at], (state(ARGV[at + 1], raw))) end
+end
+
 -- Acks. A missing state means someone else already dealt with the job (Resque's prune, our reaper): skip it.
 local acked, processed, failed = {}, 0, 0
 if A > 0 then
@@ -80,6 +103,10 @@ if A > 0 then
 end
 if processed > 0 then redis.call('INCRBY', KEYS[2], processed) end
 if failed > 0 then redis.call('INCRBY', KEYS[3], failed) end
+for k = 1, S do
+  local queue = ARGV[sweepAt + k - 1]
+  while redis.call('LMOVE', ARGV[5] .. queue, ARGV[4] .. queue, 'RIGHT', 'LEFT') do end
+end
 
 -- States of acknowledged slots that get no new job are deleted at the end; refilled ones are overwritten.
 local refilled = {}
@@ -109,17 +136,14 @@ local popped, pq = {}, {}
 for qi = 1, Q do
   if need == 0 then break end
   local queue = ARGV[fetchAt + F + qi - 1]
-  for _, key in ipairs({ ARGV[5] .. queue, ARGV[4] .. queue }) do
-    if need == 0 then break end
-    local got = redis.call('LPOP', key, need)
-    if got then
-      for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queue end
-      need = need - #got
-    end
+  local got = redis.call('LPOP', ARGV[4] .. queue, need)
+  if got then
+    for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queue end
+    need = need - #got
   end
 end
 
-local heads, mset, p = {}, {}, 0
+local mset, p = {}, 0
 for slot = 1, F do
   local id = ids[slot]
   if held[slot] then
@@ -127,11 +151,9 @@ for slot = 1, F do
   elseif p < #popped then
     p = p + 1
     local raw, queue = popped[p], pq[p]
-    heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":')
-    local flag = utf8ok(raw) and '' or 'u'
-    local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
+    local v, flag = state(queue, raw)
     mset[#mset + 1] = ARGV[1] .. id
-    mset[#mset + 1] = heads[queue] .. payloadJson(raw, not embed) .. '}'
+    mset[#mset + 1] = v
     refilled[id] = true
     out[#out + 1] = slot
     out[#out + 1] = queue
