@@ -89,13 +89,13 @@ if A > 0 then
     local id, outcome, v = ARGV[at], ARGV[at + 1], vals[k]
     if v then
       acked[#acked + 1] = id
-      redis.call('INCRBY', ARGV[2] .. id, 1)
+      redis.call('INCRBY', ARGV[2] .. id, '1') -- a string: Lua formats numbers with printf
       processed = processed + 1
       if outcome ~= 'ok' then
         local _, payload = unstate(v)
         if outcome == 'bad' and string.byte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
         redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payload .. ARGV[at + 2])
-        redis.call('INCRBY', ARGV[3] .. id, 1)
+        redis.call('INCRBY', ARGV[3] .. id, '1')
         failed = failed + 1
       end
     end
