@@ -89,7 +89,7 @@ export class Launcher {
     if (settings.insecureTls) log.warn("--insecure-tls: the Redis server's TLS certificate is NOT verified");
     const [requeued] = await this.reaper.release(proc, settings.deadJobs);
     if (requeued > 0) log.warn(`recovered ${requeued} job(s) left by an earlier process with pid ${process.pid}`);
-    await this.reaper.sweep();
+    await this.reaper.sweepAtStart();
     await this.heartbeat.beat();
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues(this.specs)} x${settings.concurrency}`);
     this.heartbeat.start();

@@ -9,6 +9,7 @@
 import type { WorkerContext } from "./context";
 import type { RedisConn } from "./redis";
 import { failedAt } from "./resque-time";
+import { sleep } from "./retry";
 import { runScript, scripts } from "./scripts";
 
 export function pidAlive(pid: number): boolean {
@@ -78,20 +79,38 @@ export class Reaper {
   private async tick(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const { keys, proc } = this.ctx;
     try {
-      const won = await this.conn.run((c) => c.send("SET", [keys.pruneLock, proc, "EX", "60", "NX"]), "prune lock");
-      if (won === null) return;
-      try {
-        await this.sweep();
-      } finally {
-        // Release only our own lock, so Ruby workers starting now can prune too.
-        await this.conn.run((c) => runScript(c, scripts.unlock, [keys.pruneLock], [proc]), "prune unlock");
-      }
+      await this.locked(false);
     } catch (e) {
       this.ctx.outage.failed(e);
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * At start-up: under the prune lock too, but a held lock only delays us (up to a second): a worker restarted
+   * after a crash must recover its predecessor's jobs now. The release script is idempotent, so two sweeps at
+   * once are merely wasteful.
+   */
+  async sweepAtStart(): Promise<void> {
+    await this.locked(true);
+  }
+
+  private async locked(anyway: boolean): Promise<void> {
+    const { keys, proc } = this.ctx;
+    const take = () => this.conn.run((c) => c.send("SET", [keys.pruneLock, proc, "EX", "60", "NX"]), "prune lock");
+    let won = (await take()) !== null;
+    for (let i = 0; anyway && !won && i < 10; i++) {
+      await sleep(100);
+      won = (await take()) !== null;
+    }
+    if (!won && !anyway) return;
+    try {
+      await this.sweep();
+    } finally {
+      // Release only our own lock, so Ruby workers starting now can prune too.
+      if (won) await this.conn.run((c) => runScript(c, scripts.unlock, [keys.pruneLock], [proc]), "prune unlock");
     }
   }
 

@@ -123,3 +123,23 @@ describe("registration", () => {
     expect(await w.exited).toBe(0);
   });
 });
+
+describe("the prune lock", () => {
+  test("start-up recovery waits briefly for a prune lock held by another worker, recovers anyway, and leaves that lock alone", async () => {
+    await plantProcess("otherhost:4245", 0, '{"class":"J","args":["locked"]}');
+    await c.set(`${ns}pruning_dead_workers_in_progress`, "a-ruby-worker", "EX", 60);
+    const ran: string[] = [];
+    const w = startWorker(registryWith({ J: (_q: string, t: string) => void ran.push(t) }), { namespace: ns, queues: ["rec"], exitOnComplete: true });
+    await w.done;
+    expect(ran).toEqual(["locked"]);
+    expect(await c.get(`${ns}pruning_dead_workers_in_progress`)).toBe("a-ruby-worker");
+  });
+
+  test("a free prune lock is taken for the sweep and released after it", async () => {
+    await plantProcess("otherhost:4246", 0, '{"class":"J","args":["free"]}');
+    const w = startWorker(registryWith({ J: () => {} }), { namespace: ns, queues: ["rec"], exitOnComplete: true });
+    await w.done;
+    expect(w.logs.join("\n")).toContain("worker process otherhost:4246 is dead");
+    expect(await c.get(`${ns}pruning_dead_workers_in_progress`)).toBeNull();
+  });
+});
