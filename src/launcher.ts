@@ -87,10 +87,13 @@ export class Launcher {
   private async start(): Promise<void> {
     const { settings, log, target, proc } = this.ctx;
     if (settings.insecureTls) log.warn("--insecure-tls: the Redis server's TLS certificate is NOT verified");
+    // Other dead processes are recovered alongside start-up (their jobs return to their queues, where the
+    // blockers see them); only --exit-on-complete must wait, or it could find the queues empty too early.
+    const sweep = this.reaper.sweepAtStart().catch((e) => this.ctx.outage.failed(e));
     const [requeued] = await this.reaper.release(proc, settings.deadJobs);
     if (requeued > 0) log.warn(`recovered ${requeued} job(s) left by an earlier process with pid ${process.pid}`);
-    await this.reaper.sweepAtStart();
     await this.heartbeat.beat();
+    if (settings.exitOnComplete) await sweep;
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues(this.specs)} x${settings.concurrency}`);
     this.heartbeat.start();
     this.reaper.start();
