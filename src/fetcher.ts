@@ -21,7 +21,7 @@ export interface Slot {
   fetching: boolean;
 }
 
-/** Work a blocker hands a lane: record a landed job already running, or hand a landing list back. */
+/** A landing list a blocker wants handed back to its queue, and who waits for that. */
 interface Chore {
   args: string[];
   done: () => void;
@@ -30,8 +30,9 @@ interface Chore {
 export type StartJob = (slot: Slot, queue: string, flag: string, raw: string) => RunningJob;
 
 export class Lane {
-  private acks: string[] = [];
-  private claims: Chore[] = [];
+  /** Slot operations in the order they happened: ["ack", id, outcome, tail] and ["claim", id, queue, ""]. */
+  private ops: string[] = [];
+  private claimed: (() => void)[] = [];
   private sweeps: Chore[] = [];
   private running = false;
   private again = false;
@@ -66,7 +67,7 @@ export class Lane {
   }
 
   get pendingAcks(): number {
-    return this.acks.length / 3;
+    return this.ops.length / 4;
   }
 
   get working(): boolean {
@@ -79,7 +80,7 @@ export class Lane {
 
   finished(slot: Slot, f: Finished): void {
     slot.job = null;
-    this.acks.push(slot.id, f.outcome, f.tail);
+    this.ops.push("ack", slot.id, f.outcome, f.tail);
     this.kick();
   }
 
@@ -95,7 +96,9 @@ export class Lane {
    */
   adopt(slot: Slot, queue: string, raw: string): Promise<void> {
     return new Promise((done) => {
-      this.claims.push({ args: [slot.id, queue], done });
+      // Before the job starts: a job that finishes at once is acknowledged after its claim.
+      this.ops.push("claim", slot.id, queue, "");
+      this.claimed.push(done);
       const job = this.start(slot, queue, "", raw);
       if (!job.isSettled) slot.job = job;
       this.kick();
@@ -133,22 +136,22 @@ export class Lane {
     try {
       do {
         this.again = false;
-        const acks = this.acks;
-        const claims = this.claims;
+        const ops = this.ops;
+        const claimed = this.claimed;
         const sweeps = this.sweeps;
-        this.acks = [];
-        this.claims = [];
+        this.ops = [];
+        this.claimed = [];
         this.sweeps = [];
         const free = this.fetching() ? this.slots.filter((s) => !s.job) : [];
-        if (acks.length === 0 && free.length === 0 && claims.length === 0 && sweeps.length === 0) break;
+        if (ops.length === 0 && free.length === 0 && sweeps.length === 0) break;
         for (const s of free) s.fetching = true;
         try {
-          await this.cycle(acks, free, claims, sweeps);
+          await this.cycle(ops, free, sweeps);
         } finally {
           for (const s of free) s.fetching = false;
         }
-        for (const chore of [...claims, ...sweeps]) chore.done();
-      } while (this.again || this.acks.length > 0 || this.claims.length > 0 || this.sweeps.length > 0);
+        for (const done of [...claimed, ...sweeps.map((c) => c.done)]) done();
+      } while (this.again || this.ops.length > 0 || this.sweeps.length > 0);
     } catch (e) {
       // Only a hard stop ends the retries; the acks stay in Redis as in-flight records and are handed back.
       if (!this.ctx.hardStop.aborted) this.ctx.log.error(`fetch lane stopped: ${(e as Error).message}`);
@@ -158,15 +161,15 @@ export class Lane {
     }
   }
 
-  private async cycle(acks: string[], free: Slot[], claims: Chore[], sweeps: Chore[]): Promise<void> {
+  private async cycle(ops: string[], free: Slot[], sweeps: Chore[]): Promise<void> {
     const { keys, proc } = this.ctx;
     const now = this.ctx.now();
     const queues = free.length ? this.queueOrder() : [];
     const args: (string | number)[] = [keys.workerPrefix, keys.processedBy(""), keys.failedBy(""), keys.queuePrefix, keys.landing(proc, ""),
-      runAt(now), failedAt(now), this.lane, this.call, acks.length / 3, free.length, queues.length, claims.length, sweeps.length, ...acks];
+      runAt(now), failedAt(now), this.lane, this.call, ops.length / 4, free.length, queues.length, sweeps.length, ...ops];
     for (const s of free) args.push(s.id);
     args.push(...queues);
-    for (const chore of [...claims, ...sweeps]) args.push(...chore.args);
+    for (const chore of sweeps) args.push(...chore.args);
     const scriptKeys = [keys.lanes(proc), keys.processed, keys.failedCount, keys.failed, keys.pause];
     const reply = await retrying(
       () => this.conn.run((c) => runScript<(string | number)[]>(c, scripts.cycle, scriptKeys, args), "cycle"),

@@ -152,7 +152,7 @@ export class RedisConn {
   ) {}
 
   /** A connected client (opening one if needed), or a rejection within the command timeout. */
-  client_(): Promise<RedisClient> {
+  ready(): Promise<RedisClient> {
     if (this.closed) return Promise.reject(new ConnectionError(`${this.name}: connection closed`));
     if (this.client?.connected) return Promise.resolve(this.client);
     this.opening ??= this.open().finally(() => (this.opening = null));
@@ -194,7 +194,7 @@ export class RedisConn {
 
   /** Run one call; on a timeout or connection failure the connection is dropped and the error rethrown. */
   async run<T>(f: (c: RedisClient) => Promise<T>, what: string, timeoutMs = this.timeoutMs): Promise<T> {
-    const c = await this.client_();
+    const c = await this.ready();
     try {
       return await timed(f(c), timeoutMs, `${this.name} ${what}`);
     } catch (e) {

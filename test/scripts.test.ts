@@ -18,12 +18,14 @@ type Reply = (string | number)[];
 let call = 0;
 beforeEach(() => (call = 0));
 /** One cycle call; `again` resends the previous call number, as the lane does after a lost reply. */
-function cycle(acks: string[][], fetch: string[], queues: string[], again = false, claims: string[][] = [], sweeps: string[] = []): Promise<Reply> {
+function cycle(ops: string[][], fetch: string[], queues: string[], again = false, sweeps: string[] = []): Promise<Reply> {
   if (!again) call++;
   return runScript<Reply>(c, scripts.cycle, [k.lanes(proc), k.processed, k.failedCount, k.failed, k.pause],
     [k.workerPrefix, k.processedBy(""), k.failedBy(""), k.queuePrefix, k.landing(proc, ""), "2026-11-27T10:00:00Z", "2026/11/27 10:00:00 UTC",
-      0, call, acks.length, fetch.length, queues.length, claims.length, sweeps.length, ...acks.flat(), ...fetch, ...queues, ...claims.flat(), ...sweeps]);
+      0, call, ops.length, fetch.length, queues.length, sweeps.length, ...ops.flat(), ...fetch, ...queues, ...sweeps]);
 }
+const ack = (id: string, outcome = "ok", tail = "") => ["ack", id, outcome, tail];
+const claim = (id: string, queue: string) => ["claim", id, queue, ""];
 const release = (mode: string) => runScript<[number, number]>(c, scripts.release,
   [k.lanes(proc), k.landings(proc), k.workers, k.heartbeats, k.processes, k.beats],
   [proc, mode, k.queuePrefix, k.workerPrefix, k.processedBy(""), k.failedBy(""), k.landing(proc, ""), k.failed, "2026/11/27 10:00:00 UTC"]);
@@ -41,8 +43,8 @@ describe("cycle-5.lua", () => {
   test("a resent call (lost reply) returns the jobs it fetched and applies nothing twice", async () => {
     await c.send("RPUSH", [k.queue("q"), J1, J2]);
     await cycle([], ["w:0"], ["q"]);
-    const first = await cycle([["w:0", "ok", ""]], ["w:0"], ["q"]);
-    const resent = await cycle([["w:0", "ok", ""]], ["w:0"], ["q"], true);
+    const first = await cycle([ack("w:0")], ["w:0"], ["q"]);
+    const resent = await cycle([ack("w:0")], ["w:0"], ["q"], true);
     expect(first).toEqual([0, 1, 1, "q", "", J2]);
     expect(resent).toEqual(first);
     expect(await c.get(k.processed)).toBe("1");
@@ -54,7 +56,7 @@ describe("cycle-5.lua", () => {
     await c.send("RPUSH", [k.queue("q"), J1]);
     await cycle([], ["w:0"], ["q"]);
     await c.del(k.worker("w:0"));
-    await cycle([["w:0", "fail", ',"exception":"E"}']], [], []);
+    await cycle([ack("w:0", "fail", ',"exception":"E"}')], [], []);
     expect(await c.get(k.processed)).toBeNull();
     expect(await c.llen(k.failed)).toBe(0);
   });
@@ -76,21 +78,26 @@ describe("cycle-5.lua", () => {
     expect(await c.lrange(k.landing(proc, "low"), 0, -1)).toEqual(["landed"]);
   });
 
-  test("a claim makes the landed job (already running) its slot's state, before that call's acks", async () => {
+  test("a claim makes the landed job (already running) its slot's state; operations apply in their order", async () => {
+    // the claimed job finished at once: claim, then its ack, in one call
     await c.send("RPUSH", [k.landing(proc, "q"), J1]);
-    await cycle([["w:0", "ok", ""]], [], [], false, [["w:0", "q"]]);
+    await cycle([claim("w:0", "q"), ack("w:0")], [], []);
     expect(await c.llen(k.landing(proc, "q"))).toBe(0);
     expect(await c.get(k.processed)).toBe("1");
     expect(await c.get(k.worker("w:0"))).toBeNull();
+    // the slot's previous job finished, then a landed job was started in it: the new state must survive
+    await c.send("RPUSH", [k.queue("q"), J1]);
+    await cycle([], ["w:1"], ["q"]);
     await c.send("RPUSH", [k.landing(proc, "q"), J2]);
-    await cycle([], [], [], false, [["w:1", "q"]]);
+    await cycle([ack("w:1"), claim("w:1", "q")], [], []);
+    expect(await c.get(k.processed)).toBe("2");
     expect(await c.get(k.worker("w:1"))).toBe(`{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J2}}`);
   });
 
   test("a sweep hands a landing list back to the front of its queue, in order", async () => {
     await c.send("RPUSH", [k.queue("q"), "later"]);
     await c.send("RPUSH", [k.landing(proc, "q"), "first", "second"]);
-    await cycle([], [], [], false, [], ["q"]);
+    await cycle([], [], [], false, ["q"]);
     expect(await c.lrange(k.queue("q"), 0, -1)).toEqual(["first", "second", "later"]);
     expect(await c.exists(k.landing(proc, "q"))).toBe(false);
   });
@@ -99,7 +106,7 @@ describe("cycle-5.lua", () => {
     await c.send("RPUSH", [k.queue("q"), J1, J2]);
     await cycle([], ["w:0"], ["q"]);
     await c.set(k.pause, " TRUE ");
-    expect(await cycle([["w:0", "ok", ""]], ["w:0"], ["q"])).toEqual([1, 0]);
+    expect(await cycle([ack("w:0")], ["w:0"], ["q"])).toEqual([1, 0]);
     expect(await c.llen(k.queue("q"))).toBe(1);
     expect(await c.get(k.processed)).toBe("1");
     expect(await c.get(k.worker("w:0"))).toBeNull();
@@ -111,7 +118,7 @@ describe("cycle-5.lua", () => {
     expect([r[4], r[8], r[12]]).toEqual(["", "", "u"]);
     expect(await c.get(k.worker("w:1"))).toBe('{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":"not json"}');
     const tail = ',"exception":"E","error":"m","backtrace":[],"worker":"w","queue":"q"}';
-    await cycle([["w:0", "fail", tail], ["w:1", "bad", tail], ["w:2", "bad", tail]], [], []);
+    await cycle([ack("w:0", "fail", tail), ack("w:1", "bad", tail), ack("w:2", "bad", tail)], [], []);
     expect(await c.lrange(k.failed, 0, -1)).toEqual([
       `{"failed_at":"2026/11/27 10:00:00 UTC","payload":{"class":"X","args":[1.0]}${tail}`,
       `{"failed_at":"2026/11/27 10:00:00 UTC","payload":"not json"${tail}`,

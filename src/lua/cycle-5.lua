@@ -1,6 +1,6 @@
 --[[
-  One round trip of a fetch lane: record landed jobs already running, acknowledge finished jobs, hand back
-  landing lists, then fetch jobs for free slots, atomically.
+  One round trip of a fetch lane, atomically: apply the slot operations that happened since the last call (in
+  their order), hand back landing lists, then fetch jobs for free slots.
   A job is always in its queue, in a landing list or in worker:<id> (Resque's own worker state, which doubles
   as our in-flight record), never only in the worker's memory (issue #4). Each call carries the lane's call
   number: a call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it
@@ -11,26 +11,23 @@
   ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
   ARGV[4] prefix of queue:<q>          ARGV[5] prefix of this process's landing lists
   ARGV[6] run_at for new jobs          ARGV[7] failed_at for failures
-  ARGV[8] lane   ARGV[9] call number   ARGV[10] A = acks   ARGV[11] F = slots to fill   ARGV[12] Q = queues
-  ARGV[13] C = claims   ARGV[14] S = landing lists to hand back
-  then A groups: worker id, outcome ("ok" | "fail" | "bad": payload kept as a string), failure tail
-  then F worker ids, then Q queue names in the order this fetch visits them
-  then C groups: worker id, queue: the job a blocker just moved to landing:<q>, already running in that slot;
-    its landing list holds exactly that job, which becomes the slot's state (blocker.ts keeps it so)
-  then S queues whose landing list may hold jobs nobody runs: they go back to the front of their queue
+  ARGV[8] lane   ARGV[9] call number   ARGV[10] O = slot operations   ARGV[11] F = slots to fill
+  ARGV[12] Q = queues                  ARGV[13] S = landing lists to hand back
+  then O groups of 4, in the order they happened:
+    "ack", worker id, outcome ("ok" | "fail" | "bad": payload kept as a string), failure tail
+    "claim", worker id, queue, "": the job a blocker moved to landing:<q> is running in that slot; the list
+      holds exactly that job (blocker.ts keeps it so), which becomes the slot's state
+  then F worker ids, then Q queue names in the order this fetch visits them, then S queues whose landing
+  list may hold jobs nobody runs: they go back to the front of their queue
   Returns { paused (0|1), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload }
 ]]
-local A, F, Q, C, S = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local ackAt = 15
-local fetchAt = ackAt + 3 * A
-local claimAt = fetchAt + F + Q
-local sweepAt = claimAt + 2 * C
+local O, F, Q, S = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local opAt = 14
+local fetchAt = opAt + 4 * O
+local sweepAt = fetchAt + F + Q
 local out = { 0, 0 }
-local function many(cmd, key, list) -- one command for many arguments, below Lua's unpack limit
-  for from = 1, #list, 1000 do
-    local to = math.min(#list, from + 999)
-    if key then redis.call(cmd, key, unpack(list, from, to)) else redis.call(cmd, unpack(list, from, to)) end
-  end
+local function many(cmd, list) -- one command for many arguments, below Lua's unpack limit
+  for from = 1, #list, 1000 do redis.call(cmd, unpack(list, from, math.min(#list, from + 999))) end
 end
 local function mget(keys)
   local vals = {}
@@ -39,8 +36,15 @@ local function mget(keys)
   end
   return vals
 end
--- A state written earlier (replay, or a slot found holding one): a payload stored as a JSON string was not
--- embeddable; \u0080-\u00ff escapes in it mean its bytes were not UTF-8.
+local function reply(slot, queue, flag, raw)
+  out[#out + 1] = slot
+  out[#out + 1] = queue
+  out[#out + 1] = flag
+  out[#out + 1] = raw
+  out[2] = out[2] + 1
+end
+-- A state written earlier (replay, or a free slot found holding one): a payload stored as a JSON string was
+-- not embeddable; \u0080-\u00ff escapes in it mean its bytes were not UTF-8.
 local function emit(slot, v)
   local queue, payload = unstate(v)
   local flag = ''
@@ -48,11 +52,7 @@ local function emit(slot, v)
     if string.find(payload, '\\u00[89a-f]') then flag = 'u' end
     payload = cjson.decode(payload)
   end
-  out[#out + 1] = slot
-  out[#out + 1] = queue
-  out[#out + 1] = flag
-  out[#out + 1] = payload
-  out[2] = out[2] + 1
+  reply(slot, queue, flag, payload)
 end
 
 if redis.call('HGET', KEYS[1], ARGV[8]) == ARGV[9] then
@@ -71,34 +71,51 @@ local function state(queue, raw)
   return heads[queue] .. payloadJson(raw, not embed) .. '}', flag
 end
 
--- Claims first: an ack in this same call may be for the claimed job (a job that finished at once).
-for k = 1, C do
-  local at = claimAt + 2 * (k - 1)
-  local raw = redis.call('LPOP', ARGV[5] .. ARGV[at + 1])
-  if raw then redis.call('SET', ARGV[1] .. ARGV[at], (state(ARGV[at + 1], raw))) end
+-- The states this call touches: read once, changed in `view` as operations apply, written once at the end.
+local ids, keys, view, before = {}, {}, {}, {}
+local function touch(id)
+  if before[id] == nil then
+    before[id] = false
+    ids[#ids + 1] = id
+    keys[#keys + 1] = ARGV[1] .. id
+  end
+end
+for k = 1, O do touch(ARGV[opAt + 4 * (k - 1) + 1]) end
+for k = 1, F do touch(ARGV[fetchAt + k - 1]) end
+for j, v in ipairs(mget(keys)) do
+  view[ids[j]] = v or false
+  before[ids[j]] = v or false
+end
+local function finish()
+  local set, del = {}, {}
+  for id, v in pairs(view) do
+    if v and v ~= before[id] then set[#set + 1] = ARGV[1] .. id set[#set + 1] = v
+    elseif not v and before[id] then del[#del + 1] = ARGV[1] .. id end
+  end
+  many('MSET', set)
+  many('DEL', del)
+  return out
 end
 
--- Acks. A missing state means someone else already dealt with the job (Resque's prune, our reaper): skip it.
-local acked, processed, failed = {}, 0, 0
-if A > 0 then
-  local keys = {}
-  for k = 1, A do keys[k] = ARGV[1] .. ARGV[ackAt + 3 * (k - 1)] end
-  local vals = mget(keys)
-  for k = 1, A do
-    local at = ackAt + 3 * (k - 1)
-    local id, outcome, v = ARGV[at], ARGV[at + 1], vals[k]
-    if v then
-      acked[#acked + 1] = id
-      redis.call('INCRBY', ARGV[2] .. id, '1') -- a string: Lua formats numbers with printf
-      processed = processed + 1
-      if outcome ~= 'ok' then
-        local _, payload = unstate(v)
-        if outcome == 'bad' and string.byte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
-        redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payload .. ARGV[at + 2])
-        redis.call('INCRBY', ARGV[3] .. id, '1')
-        failed = failed + 1
-      end
+-- An ack whose state is missing means someone else already dealt with the job (Resque's prune, our reaper).
+local processed, failed = 0, 0
+for k = 1, O do
+  local at = opAt + 4 * (k - 1)
+  local id = ARGV[at + 1]
+  if ARGV[at] == 'claim' then
+    local raw = redis.call('LPOP', ARGV[5] .. ARGV[at + 2])
+    if raw then view[id] = (state(ARGV[at + 2], raw)) end
+  elseif view[id] then
+    redis.call('INCRBY', ARGV[2] .. id, '1') -- a string: Lua formats numbers with printf
+    processed = processed + 1
+    if ARGV[at + 2] ~= 'ok' then
+      local _, payload = unstate(view[id])
+      if ARGV[at + 2] == 'bad' and string.byte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
+      redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payload .. ARGV[at + 3])
+      redis.call('INCRBY', ARGV[3] .. id, '1')
+      failed = failed + 1
     end
+    view[id] = false
   end
 end
 if processed > 0 then redis.call('INCRBY', KEYS[2], processed) end
@@ -108,30 +125,13 @@ for k = 1, S do
   while redis.call('LMOVE', ARGV[5] .. queue, ARGV[4] .. queue, 'RIGHT', 'LEFT') do end
 end
 
--- States of acknowledged slots that get no new job are deleted at the end; refilled ones are overwritten.
-local refilled = {}
-local function finish()
-  local del = {}
-  for _, id in ipairs(acked) do if not refilled[id] then del[#del + 1] = ARGV[1] .. id end end
-  many('DEL', nil, del)
-  return out
-end
 if F == 0 then return finish() end
 local pause = redis.call('GET', KEYS[5])
 if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then out[1] = 1 return finish() end
 
 -- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
-local justAcked, ids, check, checkAt = {}, {}, {}, {}
-for _, id in ipairs(acked) do justAcked[id] = true end
-for k = 1, F do
-  ids[k] = ARGV[fetchAt + k - 1]
-  if not justAcked[ids[k]] then check[#check + 1] = ARGV[1] .. ids[k] checkAt[#check] = k end
-end
-local held = {}
-for j, v in ipairs(mget(check)) do if v then held[checkAt[j]] = v end end
-local need = F
-for _ in pairs(held) do need = need - 1 end
-
+local need = 0
+for k = 1, F do if not view[ARGV[fetchAt + k - 1]] then need = need + 1 end end
 local popped, pq = {}, {}
 for qi = 1, Q do
   if need == 0 then break end
@@ -142,25 +142,16 @@ for qi = 1, Q do
     need = need - #got
   end
 end
-
-local mset, p = {}, 0
+local p = 0
 for slot = 1, F do
-  local id = ids[slot]
-  if held[slot] then
-    emit(slot, held[slot])
+  local id = ARGV[fetchAt + slot - 1]
+  if view[id] then
+    emit(slot, view[id])
   elseif p < #popped then
     p = p + 1
-    local raw, queue = popped[p], pq[p]
-    local v, flag = state(queue, raw)
-    mset[#mset + 1] = ARGV[1] .. id
-    mset[#mset + 1] = v
-    refilled[id] = true
-    out[#out + 1] = slot
-    out[#out + 1] = queue
-    out[#out + 1] = flag
-    out[#out + 1] = raw
-    out[2] = out[2] + 1
+    local v, flag = state(pq[p], popped[p])
+    view[id] = v
+    reply(slot, pq[p], flag, popped[p])
   end
 end
-many('MSET', nil, mset)
 return finish()
