@@ -40,7 +40,7 @@ export class Launcher {
   private readonly reaper: Reaper;
   private order: QueueOrder;
   private queueTimer: ReturnType<typeof setInterval> | undefined;
-  private stopping: Promise<void> | null = null;
+  private stopping = false;
   private stopRequested: (mode: StopMode) => void = () => {};
   private readonly stopWanted: Promise<StopMode>;
 
@@ -192,7 +192,7 @@ export class Launcher {
 
   private async shutdown(mode: StopMode): Promise<void> {
     const { log, settings, proc } = this.ctx;
-    this.stopping = Promise.resolve();
+    this.stopping = true;
     log.info(`stopping: no new jobs; ${this.lanes.reduce((n, l) => n + l.busySlots, 0)} running job(s) get up to ${settings.shutdownTimeout} s`);
     for (const lane of this.lanes) (lane.quiet = true), lane.stopTimers();
     if (this.queueTimer) clearInterval(this.queueTimer);
@@ -210,7 +210,7 @@ export class Launcher {
     const giveUp = setTimeout(() => final.abort(), settings.commandTimeout * 2000);
     try {
       const [requeued] = await retrying(() => this.reaper.release(proc, "requeue"), this.ctx.outage, final.signal);
-      log.info(`stopped: ${abandoned} unfinished and ${requeued - abandoned > 0 ? requeued - abandoned : 0} fetched job(s) handed back; workers unregistered`);
+      log.info(`stopped: ${requeued} job(s) handed back to their queues (${abandoned} still running at the deadline); workers unregistered`);
     } finally {
       clearTimeout(giveUp);
       for (const c of this.conns) c.close();
