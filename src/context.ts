@@ -10,7 +10,7 @@ export interface WorkerContext {
   readonly settings: Settings;
   readonly keys: Keys;
   readonly target: RedisTarget;
-  /** "host:pid": names this process's in-flight hash and registry entry. */
+  /** "host:pid": names this process's registry entry, lanes hash and landing lists. */
   readonly proc: string;
   readonly host: string;
   readonly log: ConsolaInstance;

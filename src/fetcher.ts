@@ -1,10 +1,11 @@
 // A fetch lane: a group of slots sharing one cycle loop (issues #2, #4, #5).
-// 1. Batch every ack that is ready and every free slot into one atomic script call (cycle-5.lua): one round
-//    trip acknowledges finished jobs, records stats and failures, and moves new jobs into the in-flight hash.
-// 2. Start each fetched job in its slot; report outcomes back as acks for the next cycle.
+// 1. Batch every slot operation since the last call (acks of finished jobs, claims of landed jobs, in the
+//    order they happened) and every free slot into one atomic script call (cycle-5.lua): one round trip
+//    records outcomes, stats and failures, and moves new jobs into their slots' worker:<id> state.
+// 2. Start each fetched job in its slot; its outcome becomes an ack for the next call.
 // 3. When a fetch comes back short, every queue was empty: go idle and let the blockers wait on Redis
-//    (no polling) until a push wakes us.
-// 4. Survive Redis outages: a failed cycle is sent again unchanged, with the same call number, which the
+//    (no polling) until a push wakes us or lands a job (adopt).
+// 4. Survive Redis outages: a failed call is sent again unchanged, with the same call number, which the
 //    script applies at most once, so nothing is counted twice and nothing is lost.
 // Several lanes (--connections) overlap their round trips, so Redis and the jobs work at the same time.
 import type { WorkerContext } from "./context";
@@ -22,8 +23,8 @@ export interface Slot {
 }
 
 /** A landing list a blocker wants handed back to its queue, and who waits for that. */
-interface Chore {
-  args: string[];
+interface Sweep {
+  queue: string;
   done: () => void;
 }
 
@@ -33,7 +34,7 @@ export class Lane {
   /** Slot operations in the order they happened: ["ack", id, outcome, tail] and ["claim", id, queue, ""]. */
   private ops: string[] = [];
   private claimed: (() => void)[] = [];
-  private sweeps: Chore[] = [];
+  private sweeps: Sweep[] = [];
   private running = false;
   private again = false;
   /** Number of the next cycle call; the script remembers the last one it applied. */
@@ -108,7 +109,7 @@ export class Lane {
   /** Hand back whatever landing:<queue> holds to the front of its queue (a landed job no slot could take). */
   sweep(queue: string): Promise<void> {
     return new Promise((done) => {
-      this.sweeps.push({ args: [queue], done });
+      this.sweeps.push({ queue, done });
       this.kick();
     });
   }
@@ -161,7 +162,7 @@ export class Lane {
     }
   }
 
-  private async cycle(ops: string[], free: Slot[], sweeps: Chore[]): Promise<void> {
+  private async cycle(ops: string[], free: Slot[], sweeps: Sweep[]): Promise<void> {
     const { keys, proc } = this.ctx;
     const now = this.ctx.now();
     const queues = free.length ? this.queueOrder() : [];
@@ -169,7 +170,7 @@ export class Lane {
       runAt(now), failedAt(now), this.lane, this.call, ops.length / 4, free.length, queues.length, sweeps.length, ...ops];
     for (const s of free) args.push(s.id);
     args.push(...queues);
-    for (const chore of sweeps) args.push(...chore.args);
+    for (const sweep of sweeps) args.push(sweep.queue);
     const scriptKeys = [keys.lanes(proc), keys.processed, keys.failedCount, keys.failed, keys.pause];
     const reply = await retrying(
       () => this.conn.run((c) => runScript<(string | number)[]>(c, scripts.cycle, scriptKeys, args), "cycle"),

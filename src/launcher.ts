@@ -5,7 +5,7 @@
 // 3. stop in stages (River's fetch vs work contexts): quiet (no fetching, blockers closed), wait for running
 //    jobs until --shutdown-timeout or a second signal, abort the rest through their AbortSignal, then hand
 //    back every unfinished or landed job to the front of its queue and unregister, in one script.
-// Delivery guarantee: at least once. A job is in its queue, in a landing list or in our in-flight hash at
+// Delivery guarantee: at least once. A job is in its queue, in a landing list or in a worker:<id> state at
 // every instant; a KILL leaves it in Redis, where the next start or another worker's reaper finds it.
 import { hostname } from "node:os";
 import type { ConsolaInstance } from "consola/core";
