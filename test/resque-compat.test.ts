@@ -236,3 +236,20 @@ describe("an idle worker (blocking wait, no polling)", () => {
     expect(await c.llen(`${ns}queue:c`)).toBe(0);
   });
 });
+
+describe("dynamic queue lists", () => {
+  test("with *, a queue created while the worker runs is picked up (and waited on) without a restart", async () => {
+    const ran: string[] = [];
+    const w = startWorker(registryWith({ J: (_q: string, t: string) => void ran.push(t) }), { namespace: ns, queues: ["*"], interval: 0.1 });
+    await waitFor(async () => (await c.scard(`${ns}workers`)) > 0, 5000, "registration");
+    await c.sadd(`${ns}queues`, "born-later");
+    await push("born-later", '{"class":"J","args":["first"]}');
+    await waitFor(() => ran.length === 1, 5000, "the first job of the new queue");
+    // now idle again: a push to the new queue is picked up by its blocking wait
+    await push("born-later", '{"class":"J","args":["second"]}');
+    await waitFor(() => ran.length === 2, 5000, "the second job");
+    expect(ran).toEqual(["first", "second"]);
+    w.launcher.stop();
+    await w.done;
+  });
+});
