@@ -21,18 +21,19 @@
   list may hold jobs nobody runs: they go back to the front of their queue
   Returns { paused (0|1), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload }
 ]]
+local rcall, sbyte = redis.call, string.byte -- locals: global lookups cost on every job
 local O, F, Q, S = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 local opAt = 14
 local fetchAt = opAt + 4 * O
 local sweepAt = fetchAt + F + Q
 local out = { 0, 0 }
 local function many(cmd, list) -- one command for many arguments, below Lua's unpack limit
-  for from = 1, #list, 1000 do redis.call(cmd, unpack(list, from, math.min(#list, from + 999))) end
+  for from = 1, #list, 1000 do rcall(cmd, unpack(list, from, math.min(#list, from + 999))) end
 end
 local function mget(keys)
   local vals = {}
   for from = 1, #keys, 1000 do
-    for _, v in ipairs(redis.call('MGET', unpack(keys, from, math.min(#keys, from + 999)))) do vals[#vals + 1] = v end
+    for _, v in ipairs(rcall('MGET', unpack(keys, from, math.min(#keys, from + 999)))) do vals[#vals + 1] = v end
   end
   return vals
 end
@@ -48,26 +49,26 @@ end
 local function emit(slot, v)
   local queue, payload = unstate(v)
   local flag = ''
-  if string.byte(payload, 1) == 34 then
+  if sbyte(payload, 1) == 34 then
     if string.find(payload, '\\u00[89a-f]') then flag = 'u' end
     payload = cjson.decode(payload)
   end
   reply(slot, queue, flag, payload)
 end
 
-if redis.call('HGET', KEYS[1], ARGV[8]) == ARGV[9] then
+if rcall('HGET', KEYS[1], ARGV[8]) == ARGV[9] then
   local keys = {}
   for k = 1, F do keys[k] = ARGV[1] .. ARGV[fetchAt + k - 1] end
   for k, v in ipairs(mget(keys)) do if v then emit(k, v) end end
   return out
 end
-redis.call('HSET', KEYS[1], ARGV[8], ARGV[9])
+rcall('HSET', KEYS[1], ARGV[8], ARGV[9])
 
 local heads = {}
 local function state(queue, raw)
   heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":')
   local flag = utf8ok(raw) and '' or 'u'
-  local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
+  local embed = flag == '' and sbyte(raw, 1) == 123 and sbyte(raw, -1) == 125
   return heads[queue] .. payloadJson(raw, not embed) .. '}', flag
 end
 
@@ -103,30 +104,30 @@ for k = 1, O do
   local at = opAt + 4 * (k - 1)
   local id = ARGV[at + 1]
   if ARGV[at] == 'claim' then
-    local raw = redis.call('LPOP', ARGV[5] .. ARGV[at + 2])
+    local raw = rcall('LPOP', ARGV[5] .. ARGV[at + 2])
     if raw then view[id] = (state(ARGV[at + 2], raw)) end
   elseif view[id] then
-    redis.call('INCRBY', ARGV[2] .. id, '1') -- a string: Lua formats numbers with printf
+    rcall('INCRBY', ARGV[2] .. id, '1') -- a string: Lua formats numbers with printf
     processed = processed + 1
     if ARGV[at + 2] ~= 'ok' then
       local _, payload = unstate(view[id])
-      if ARGV[at + 2] == 'bad' and string.byte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
-      redis.call('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payload .. ARGV[at + 3])
-      redis.call('INCRBY', ARGV[3] .. id, '1')
+      if ARGV[at + 2] == 'bad' and sbyte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
+      rcall('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payload .. ARGV[at + 3])
+      rcall('INCRBY', ARGV[3] .. id, '1')
       failed = failed + 1
     end
     view[id] = false
   end
 end
-if processed > 0 then redis.call('INCRBY', KEYS[2], processed) end
-if failed > 0 then redis.call('INCRBY', KEYS[3], failed) end
+if processed > 0 then rcall('INCRBY', KEYS[2], processed) end
+if failed > 0 then rcall('INCRBY', KEYS[3], failed) end
 for k = 1, S do
   local queue = ARGV[sweepAt + k - 1]
-  while redis.call('LMOVE', ARGV[5] .. queue, ARGV[4] .. queue, 'RIGHT', 'LEFT') do end
+  while rcall('LMOVE', ARGV[5] .. queue, ARGV[4] .. queue, 'RIGHT', 'LEFT') do end
 end
 
 if F == 0 then return finish() end
-local pause = redis.call('GET', KEYS[5])
+local pause = rcall('GET', KEYS[5])
 if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then out[1] = 1 return finish() end
 
 -- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
@@ -136,7 +137,7 @@ local popped, pq = {}, {}
 for qi = 1, Q do
   if need == 0 then break end
   local queue = ARGV[fetchAt + F + qi - 1]
-  local got = redis.call('LPOP', ARGV[4] .. queue, need)
+  local got = rcall('LPOP', ARGV[4] .. queue, need)
   if got then
     for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queue end
     need = need - #got

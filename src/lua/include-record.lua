@@ -15,8 +15,9 @@ local function jstr(s)
     return string.format('\\u%04x', string.byte(c))
   end) .. '"'
 end
+local sfind = string.find
 local function utf8ok(s)
-  if not string.find(s, '[\128-\255]') then return true end
+  if not sfind(s, '[\128-\255]') then return true end
   local t = string.gsub(s, '[\194-\223][\128-\191]', '')
   t = string.gsub(t, '[\224-\239][\128-\191][\128-\191]', '')
   t = string.gsub(t, '[\240-\244][\128-\191][\128-\191][\128-\191]', '')
