@@ -18,6 +18,9 @@ afterAll(async () => {
 });
 
 const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+/** The worker that replaced the last killed one, once it has started (its restart is asynchronous). */
+const liveWorker = () =>
+  waitFor(() => (worker && !worker.proc.killed && worker.proc.exitCode === null && /started/.test(worker.output()) ? worker : null), 30_000, "a live worker");
 
 test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, none stuck", async () => {
   redis = await startRedis({ appendonly: true });
@@ -59,9 +62,10 @@ test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, n
     const states = await Promise.all(ids.map((id) => c.get(`${NS}worker:${id}`)));
     return states.every((v) => v === null) && (await c.keys(`${NS}worker:*`)).every((k) => k.endsWith(":started")) ? "empty" : null;
   }, 10_000, "no job in flight");
+  const last = await liveWorker();
   supervising = false;
-  worker?.signal("SIGTERM");
-  expect(await worker?.exited).toBe(0);
+  last.signal("SIGTERM");
+  expect(await last.exited).toBe(0);
 
   const runs = Object.values((await c.hgetall(`${NS}test:runs`)) as Record<string, string>).map(Number);
   const duplicates = runs.reduce((n, x) => n + x - 1, 0);
@@ -77,3 +81,74 @@ test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, n
   expect(Number(await c.get(`${NS}stat:processed`))).toBeGreaterThanOrEqual(JOBS);
   c.close();
 }, 240_000);
+
+// The same guarantees when jobs trickle in, so the workers are mostly idle: jobs are then taken by the blocking
+// waits and started before their record is written (the pickup fast path), while workers are killed.
+test("jobs trickling in through 6 SIGKILLs and a Redis restart: the blocking fast path loses nothing either", async () => {
+  const total = 1500;
+  const kills = 6;
+  const r = await startRedis({ appendonly: true });
+  redis = r;
+  const ns = "trickle:";
+  const args = [`--uri=${r.url}`, `--namespace=${ns}`, "--queues=t1,t2", `--concurrency=${CONCURRENCY}`, "--command-timeout=1", "--heartbeat-interval=0.5", "--shutdown-timeout=1"];
+  let supervising = true;
+  const launch = (): WorkerProcess => {
+    const w = spawnWorker(args);
+    void w.exited.then(() => {
+      if (supervising && worker === w) worker = launch();
+    });
+    return w;
+  };
+  worker = launch();
+  // Each job is pushed exactly once, whatever the connection does (a push whose reply is lost is retried).
+  const pusher = new RedisClient(r.url);
+  const pushOnce = "if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[1], ARGV[2]) end return 1";
+  let pushed = 0;
+  const pushing = (async () => {
+    while (pushed < total) {
+      const burst = Math.min(total - pushed, 1 + Math.floor(Math.random() * 5));
+      for (let j = 0; j < burst; j++, pushed++) {
+        const queue = pushed % 2 ? "t1" : "t2";
+        const job = `{"class":"Count","args":["job-${pushed}",${Math.floor(between(0, 5))}]}`;
+        for (;;) {
+          try {
+            await pusher.send("EVAL", [pushOnce, "2", `${ns}queue:${queue}`, `${ns}pushed`, `job-${pushed}`, job]);
+            break;
+          } catch {
+            await Bun.sleep(50);
+          }
+        }
+      }
+      await Bun.sleep(between(1, 8));
+    }
+  })();
+  for (let kill = 1; kill <= kills; kill++) {
+    await Bun.sleep(between(200, 700));
+    worker?.signal("SIGKILL");
+    if (kill === 3) {
+      await r.kill();
+      await Bun.sleep(between(300, 1000));
+      await r.restart();
+    }
+  }
+  await pushing;
+  const c = new RedisClient(r.url);
+  await waitFor(async () => Number(await c.hlen(`${ns}test:runs`)) === total, 60_000, "every trickled job to run");
+  const last = await liveWorker();
+  supervising = false;
+  last.signal("SIGTERM");
+  expect(await last.exited).toBe(0);
+  const runs = Object.values((await c.hgetall(`${ns}test:runs`)) as Record<string, string>).map(Number);
+  const duplicates = runs.reduce((n, x) => n + x - 1, 0);
+  console.log(`trickle: ${total} jobs, ${kills} SIGKILLs, 1 Redis restart, ${duplicates} duplicate runs (bound ${kills * CONCURRENCY})`);
+  expect(runs.length).toBe(total);
+  expect(duplicates).toBeLessThanOrEqual(kills * CONCURRENCY);
+  expect(await c.keys(`${ns}bunworker:landing:*`)).toEqual([]);
+  expect((await c.keys(`${ns}worker:*`)).filter((k) => !k.endsWith(":started"))).toEqual([]);
+  expect(await c.llen(`${ns}failed`)).toBe(0);
+  expect(await c.scard(`${ns}workers`)).toBe(0);
+  pusher.close();
+  c.close();
+  await r.stop();
+  redis = undefined;
+}, 180_000);
