@@ -18,9 +18,16 @@ afterAll(async () => {
 });
 
 const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+// Workers this file has SIGKILLed; Subprocess.killed turns true only once the process is gone.
+const killed = new WeakSet<WorkerProcess>();
+function killWorker(w: WorkerProcess | undefined): void {
+  if (!w) return;
+  killed.add(w);
+  w.signal("SIGKILL");
+}
 /** The worker that replaced the last killed one, once it has started (its restart is asynchronous). */
 const liveWorker = () =>
-  waitFor(() => (worker && !worker.proc.killed && worker.proc.exitCode === null && /started/.test(worker.output()) ? worker : null), 30_000, "a live worker");
+  waitFor(() => (worker && !killed.has(worker) && worker.proc.exitCode === null && /started/.test(worker.output()) ? worker : null), 30_000, "a live worker");
 
 test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, none stuck", async () => {
   redis = await startRedis({ appendonly: true });
@@ -46,7 +53,7 @@ test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, n
   let redisRestarts = 0;
   for (let kill = 1; kill <= KILLS; kill++) {
     await Bun.sleep(between(200, 900));
-    worker?.signal("SIGKILL");
+    killWorker(worker);
     if (kill === 3 || kill === 7) {
       c.close();
       await r.kill();
@@ -124,7 +131,7 @@ test("jobs trickling in through 6 SIGKILLs and a Redis restart: the blocking fas
   })();
   for (let kill = 1; kill <= kills; kill++) {
     await Bun.sleep(between(200, 700));
-    worker?.signal("SIGKILL");
+    killWorker(worker);
     if (kill === 3) {
       await r.kill();
       await Bun.sleep(between(300, 1000));
