@@ -29,6 +29,28 @@ function killWorker(w: WorkerProcess | undefined): void {
 const liveWorker = () =>
   waitFor(() => (worker && !killed.has(worker) && worker.proc.exitCode === null && /started/.test(worker.output()) ? worker : null), 30_000, "a live worker");
 
+/** Like systemd with Restart=always: a worker that dies (killed, or Redis down at its start) is started again. */
+function restartAlways(args: string[]): { stop(): Promise<number> } {
+  let supervising = true;
+  const launch = (): WorkerProcess => {
+    const w = spawnWorker(args);
+    void w.exited.then(() => {
+      if (supervising && worker === w) worker = launch();
+    });
+    return w;
+  };
+  worker = launch();
+  return {
+    /** TERM the live worker (never one just SIGKILLed) and stop restarting; resolves to its exit status. */
+    async stop() {
+      const last = await liveWorker();
+      supervising = false;
+      last.signal("SIGTERM");
+      return last.exited;
+    },
+  };
+}
+
 test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, none stuck", async () => {
   redis = await startRedis({ appendonly: true });
   const r = redis;
@@ -39,16 +61,7 @@ test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, n
   }
   await c.sadd(`${NS}queues`, "chaos");
   const args = [`--uri=${r.url}`, `--namespace=${NS}`, "--queues=chaos", `--concurrency=${CONCURRENCY}`, "--command-timeout=1", "--heartbeat-interval=0.5", "--shutdown-timeout=1"];
-  // Like systemd with Restart=always: a worker that dies (killed, or Redis down at its start) is started again.
-  let supervising = true;
-  const launch = (): WorkerProcess => {
-    const w = spawnWorker(args);
-    void w.exited.then(() => {
-      if (supervising && worker === w) worker = launch();
-    });
-    return w;
-  };
-  worker = launch();
+  const workers = restartAlways(args);
   const ran = async () => Number(await c.hlen(`${NS}test:runs`).catch(() => 0));
   let redisRestarts = 0;
   for (let kill = 1; kill <= KILLS; kill++) {
@@ -69,10 +82,7 @@ test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, n
     const states = await Promise.all(ids.map((id) => c.get(`${NS}worker:${id}`)));
     return states.every((v) => v === null) && (await c.keys(`${NS}worker:*`)).every((k) => k.endsWith(":started")) ? "empty" : null;
   }, 10_000, "no job in flight");
-  const last = await liveWorker();
-  supervising = false;
-  last.signal("SIGTERM");
-  expect(await last.exited).toBe(0);
+  expect(await workers.stop()).toBe(0);
 
   const runs = Object.values((await c.hgetall(`${NS}test:runs`)) as Record<string, string>).map(Number);
   const duplicates = runs.reduce((n, x) => n + x - 1, 0);
@@ -98,15 +108,7 @@ test("jobs trickling in through 6 SIGKILLs and a Redis restart: the blocking fas
   redis = r;
   const ns = "trickle:";
   const args = [`--uri=${r.url}`, `--namespace=${ns}`, "--queues=t1,t2", `--concurrency=${CONCURRENCY}`, "--command-timeout=1", "--heartbeat-interval=0.5", "--shutdown-timeout=1"];
-  let supervising = true;
-  const launch = (): WorkerProcess => {
-    const w = spawnWorker(args);
-    void w.exited.then(() => {
-      if (supervising && worker === w) worker = launch();
-    });
-    return w;
-  };
-  worker = launch();
+  const workers = restartAlways(args);
   // Each job is pushed exactly once, whatever the connection does (a push whose reply is lost is retried).
   const pusher = new RedisClient(r.url);
   const pushOnce = "if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[1], ARGV[2]) end return 1";
@@ -141,10 +143,7 @@ test("jobs trickling in through 6 SIGKILLs and a Redis restart: the blocking fas
   await pushing;
   const c = new RedisClient(r.url);
   await waitFor(async () => Number(await c.hlen(`${ns}test:runs`)) === total, 60_000, "every trickled job to run");
-  const last = await liveWorker();
-  supervising = false;
-  last.signal("SIGTERM");
-  expect(await last.exited).toBe(0);
+  expect(await workers.stop()).toBe(0);
   const runs = Object.values((await c.hgetall(`${ns}test:runs`)) as Record<string, string>).map(Number);
   const duplicates = runs.reduce((n, x) => n + x - 1, 0);
   console.log(`trickle: ${total} jobs, ${kills} SIGKILLs, 1 Redis restart, ${duplicates} duplicate runs (bound ${kills * CONCURRENCY})`);
