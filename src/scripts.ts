@@ -29,13 +29,16 @@ export const scripts = {
 
 /** Runs a script; keys.length must equal script.numKeys. Server errors name the script. */
 export async function runScript<T>(client: RedisClient, s: Script, keys: string[], args: (string | number)[]): Promise<T> {
-  const rest = [String(s.numKeys), ...keys, ...args.map(String)];
+  // One argument array per call (this is the fetch loop's hot path); only the first element differs for EVAL.
+  const argv = [s.sha, String(s.numKeys), ...keys];
+  for (const a of args) argv.push(String(a));
   try {
-    return (await client.send("EVALSHA", [s.sha, ...rest])) as T;
+    return (await client.send("EVALSHA", argv)) as T;
   } catch (e) {
     if (!(e instanceof Error) || !e.message.includes("NOSCRIPT")) throw tagged(s, e);
+    argv[0] = s.source;
     try {
-      return (await client.send("EVAL", [s.source, ...rest])) as T;
+      return (await client.send("EVAL", argv)) as T;
     } catch (e2) {
       throw tagged(s, e2);
     }
