@@ -51,12 +51,13 @@ export class Blocker {
      *  together stay at one per --interval (issue #5: an idle worker sends at most ~1 command/s). */
     private readonly blockSeconds: () => number,
   ) {
-    this.conn = new RedisConn(ctx.target, ctx.settings.commandTimeout * 1000, `blocker(${queue})`);
+    this.conn = new RedisConn(ctx.config.target, ctx.config.commandTimeoutMs, `blocker(${queue})`);
     void this.loop();
   }
 
   private async loop(): Promise<void> {
-    const { keys, proc, settings } = this.ctx;
+    const { proc, config } = this.ctx;
+    const { keys } = config;
     for (let attempt = 0; !this.stopped; ) {
       await this.gate.wait();
       if (this.stopped) break;
@@ -71,7 +72,7 @@ export class Blocker {
         const moved = await this.conn.run(
           (c) => (this.gate.isOpen ? c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(block)]) : Promise.resolve(null)),
           "BLMOVE",
-          (block + settings.commandTimeout) * 1000,
+          block * 1000 + config.commandTimeoutMs,
         );
         this.waiting = false;
         attempt = 0;
@@ -82,7 +83,7 @@ export class Blocker {
         if (this.stopped) break;
         if (this.cancelled) this.cancelled = false;
         else if (isTransient(e)) this.ctx.outage.failed(e);
-        else this.ctx.log.error(`waiting on queue ${this.queue} failed: ${(e as Error).message}`);
+        else config.log.error(`waiting on queue ${this.queue} failed: ${(e as Error).message}`);
         // The BLMOVE may have moved a job whose reply never came: hand the landing list back first.
         if (this.announced) await this.landed(null);
         await sleep(backoffMs(attempt++, Math.random()), this.ctx.hardStop);

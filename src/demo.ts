@@ -3,13 +3,10 @@
 //    free port that is removed afterwards;
 // 2. enqueue sample jobs for the jobs in jobs/, the way Resque.enqueue and redis-cli would, plus one broken item;
 // 3. run the worker until the queue is empty; 4. print what ran and what failed, as Resque's tools see it.
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { RedisClient, type Subprocess } from "bun";
+import { RedisClient } from "bun";
 import { close, enqueue, setSettings, work } from "./index";
 import { loadJobs } from "./job-loader";
+import { startPrivateRedis } from "./private-redis";
 
 const NS = "bunworker-demo:";
 const QUEUE = "demo";
@@ -25,28 +22,10 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
-
 async function privateRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "bunworker-demo-"));
-  let proc: Subprocess;
-  try {
-    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir], { stdout: "ignore", stderr: "ignore" });
-  } catch {
-    throw new Error("no Redis answers at $REDIS_URL and redis-server is not installed (apt-get install redis-server)");
-  }
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await answers(url)); i++) await Bun.sleep(50);
-  console.log(`no Redis at ${process.env.REDIS_URL ?? "redis://127.0.0.1:6379"}: started a private redis-server on port ${port}`);
-  return { url, stop: async () => { proc.kill(); await proc.exited; rmSync(dir, { recursive: true, force: true }); } };
+  const server = await startPrivateRedis();
+  console.log(`no Redis at ${process.env.REDIS_URL ?? "redis://127.0.0.1:6379"}: started a private redis-server on port ${server.port}`);
+  return server;
 }
 
 async function main(): Promise<void> {

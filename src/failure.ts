@@ -1,6 +1,6 @@
 // A thrown value -> the fields of a Resque failure entry (reference section 4): `exception` is the error's
-// class name, `error` its message, `backtrace` always an array of strings. The Lua side prepends failed_at and
-// the payload, byte-exact; this module builds everything after the payload.
+// class name, `error` its message, `backtrace` always an array of strings. The entry itself is built in one
+// place, failureEntry() in lua/include-record.lua, around the payload bytes Redis holds.
 
 export interface FailureFields {
   exception: string;
@@ -65,9 +65,4 @@ function inspect(thrown: unknown): FailureFields {
   if (thrown === null || thrown === undefined) return { exception: String(thrown), error: `a job threw ${String(thrown)}`, backtrace: [] };
   const exception = typeof thrown === "object" ? className(thrown) : TYPE_NAMES[typeof thrown] ?? "Error";
   return { exception, error: typeof thrown === "bigint" ? thrown.toString() : describe(thrown), backtrace: [] };
-}
-
-/** `,"exception":..,"error":..,"backtrace":[..],"worker":..,"queue":..}`: the entry after its payload, in Resque's key order. */
-export function failureTail(f: FailureFields, workerId: string, queue: string): string {
-  return `,"exception":${JSON.stringify(f.exception)},"error":${JSON.stringify(f.error)},"backtrace":${JSON.stringify(f.backtrace)},"worker":${JSON.stringify(workerId)},"queue":${JSON.stringify(queue)}}`;
 }

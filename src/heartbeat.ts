@@ -4,51 +4,41 @@
 //    outside (a Ruby worker's prune, Resque.remove_worker) and stamps our own beat with the Redis clock;
 // 3. unregistration is part of release-6.lua, so it happens together with handing jobs back.
 import type { WorkerContext } from "./context";
+import { Periodic } from "./periodic";
 import type { RedisConn } from "./redis";
 import { heartbeatAt, startedAt } from "./resque-time";
-import { runScript, scripts } from "./scripts";
+import { heartbeat } from "./scripts";
 
 export class Heartbeat {
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private beating = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly conn: RedisConn,
-    private readonly ids: string[],
-  ) {}
+    private readonly ids: readonly string[],
+  ) {
+    this.periodic = new Periodic(ctx.config.heartbeatMs, () => this.tick(), (e) => ctx.outage.failed(e));
+  }
 
   /** One registration/heartbeat; resolves to the number of ids that had to be (re-)registered. */
   beat(): Promise<number> {
-    const { keys, proc } = this.ctx;
-    const now = this.ctx.now();
-    return this.conn.run(
-      (c) => runScript<number>(c, scripts.heartbeat, [keys.workers, keys.heartbeats, keys.processes, keys.beats],
-        [proc, heartbeatAt(now), startedAt(now), keys.workerPrefix, JSON.stringify(this.ids), ...this.ids]),
-      "heartbeat",
-    );
+    const { proc, config } = this.ctx;
+    const now = config.clock.now();
+    const input = { proc, ids: this.ids, heartbeatAt: heartbeatAt(now), startedAt: startedAt(now) };
+    return this.conn.run((c) => heartbeat(c, config.keys, input), "heartbeat");
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.ctx.settings.heartbeatInterval * 1000);
-  }
-
-  private async tick(): Promise<void> {
-    if (this.beating) return;
-    this.beating = true;
-    try {
-      const added = await this.beat();
-      this.ctx.outage.recovered();
-      if (added > 0) this.ctx.log.warn(`${added} of this process's worker ids had been unregistered from outside; registered them again`);
-    } catch (e) {
-      this.ctx.outage.failed(e);
-    } finally {
-      this.beating = false;
-    }
+    this.periodic.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
+  }
+
+  private async tick(): Promise<void> {
+    const added = await this.beat();
+    this.ctx.outage.recovered();
+    if (added > 0) this.ctx.config.log.warn(`${added} of this process's worker ids had been unregistered from outside; registered them again`);
   }
 }

@@ -12,12 +12,16 @@ export interface Keys {
   worker(id: string): string;
   readonly workerPrefix: string;
   started(id: string): string;
+  /** What follows worker:<id> in the started key (the scripts build it from the id). */
+  readonly startedSuffix: string;
   readonly heartbeats: string;
   readonly pruneLock: string;
   readonly processed: string;
   processedBy(id: string): string;
+  readonly processedPrefix: string;
   readonly failedCount: string;
   failedBy(id: string): string;
+  readonly failedPrefix: string;
   readonly failed: string;
   readonly pause: string;
   /** HASH process ("host:pid") -> JSON list of its worker ids, written at start, removed at exit. */
@@ -28,6 +32,7 @@ export interface Keys {
   lanes(proc: string): string;
   /** LIST that a blocking BLMOVE drops a job into before a slot takes it. */
   landing(proc: string, queue: string): string;
+  landingPrefix(proc: string): string;
   /** SET of queues that have (or had) a landing list for this process, so recovery can find them. */
   landings(proc: string): string;
 }
@@ -43,18 +48,22 @@ export function makeKeys(ns: string): Keys {
     worker: (id) => `${ns}worker:${id}`,
     workerPrefix: `${ns}worker:`,
     started: (id) => `${ns}worker:${id}:started`,
+    startedSuffix: ":started",
     heartbeats: `${ns}workers:heartbeat`,
     pruneLock: `${ns}pruning_dead_workers_in_progress`,
     processed: `${ns}stat:processed`,
     processedBy: (id) => `${ns}stat:processed:${id}`,
+    processedPrefix: `${ns}stat:processed:`,
     failedCount: `${ns}stat:failed`,
     failedBy: (id) => `${ns}stat:failed:${id}`,
+    failedPrefix: `${ns}stat:failed:`,
     failed: `${ns}failed`,
     pause: `${ns}pause-all-workers`,
     processes: `${own}processes`,
     beats: `${own}beats`,
     lanes: (proc) => `${own}lanes:${proc}`,
     landing: (proc, queue) => `${own}landing:${proc}:${queue}`,
+    landingPrefix: (proc) => `${own}landing:${proc}:`,
     landings: (proc) => `${own}landings:${proc}`,
   };
 }

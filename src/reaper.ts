@@ -7,10 +7,12 @@
 // prune lock so a fleet does not all scan at once; the script is idempotent, so the lock is an economy,
 // not a safety device. Workers that are not bunworker processes are left to Resque's own prune.
 import type { WorkerContext } from "./context";
+import type { DeadJobPolicy } from "./settings";
+import { Periodic } from "./periodic";
 import type { RedisConn } from "./redis";
 import { failedAt } from "./resque-time";
 import { sleep } from "./retry";
-import { runScript, scripts } from "./scripts";
+import { releaseProcess, unlock } from "./scripts";
 
 export function pidAlive(pid: number): boolean {
   try {
@@ -33,59 +35,51 @@ export function deadProcesses(procs: string[], beats: Record<string, string>, no
   });
 }
 
+// At start-up a held lock only delays us this long: a worker restarted after a crash must recover now.
+const START_LOCK_TRIES = 10;
+const START_LOCK_WAIT_MS = 100;
+
 export class Reaper {
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private running = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly conn: RedisConn,
-  ) {}
+  ) {
+    // Every two heartbeats: 30 s by default, which keeps an idle worker under one Redis command a second.
+    this.periodic = new Periodic(ctx.config.heartbeatMs * 2, () => this.locked(false), (e) => ctx.outage.failed(e));
+  }
 
   /** Hand back and unregister one process's jobs and ids. */
-  release(proc: string, mode: "requeue" | "fail"): Promise<[number, number]> {
-    const { keys } = this.ctx;
-    return this.conn.run(
-      (c) => runScript<[number, number]>(c, scripts.release,
-        [keys.lanes(proc), keys.landings(proc), keys.workers, keys.heartbeats, keys.processes, keys.beats],
-        [proc, mode, keys.queuePrefix, keys.workerPrefix, keys.processedBy(""), keys.failedBy(""), keys.landing(proc, ""), keys.failed,
-          failedAt(this.ctx.now())]),
-      "release",
-      this.ctx.settings.commandTimeout * 1000 * 3,
-    );
+  release(proc: string, mode: DeadJobPolicy): Promise<{ requeued: number; failed: number }> {
+    const { config } = this.ctx;
+    const input = { proc, mode, failedAt: failedAt(config.clock.now()) };
+    return this.conn.run((c) => releaseProcess(c, config.keys, input), "release", config.commandTimeoutMs * 3);
   }
 
   /** Find dead processes (never this one) and release them; returns how many were found. */
   async sweep(): Promise<number> {
-    const { keys, proc, settings } = this.ctx;
+    const { proc, config } = this.ctx;
+    const { keys } = config;
     const [procs, beats, time] = await this.conn.run(
       (c) => Promise.all([c.hkeys(keys.processes), c.hgetall(keys.beats), c.send("TIME", [])]) as Promise<[string[], Record<string, string>, [string, string]]>,
       "scan",
     );
     const nowMs = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const dead = deadProcesses(procs.filter((p) => p !== proc), beats, nowMs, settings.deadAfter * 1000, this.ctx.host, pidAlive);
+    const dead = deadProcesses(procs.filter((p) => p !== proc), beats, nowMs, config.deadAfterMs, this.ctx.host, pidAlive);
     for (const d of dead) {
-      const [requeued, failed] = await this.release(d, settings.deadJobs);
-      this.ctx.log.warn(`worker process ${d} is dead: ${requeued} job(s) back to their queues, ${failed} failed, its workers unregistered`);
+      const { requeued, failed } = await this.release(d, config.deadJobs);
+      config.log.warn(`worker process ${d} is dead: ${requeued} job(s) back to their queues, ${failed} failed, its workers unregistered`);
     }
     return dead.length;
   }
 
   start(): void {
-    // Every two heartbeats: 30 s by default, which keeps an idle worker under one Redis command a second.
-    this.timer = setInterval(() => void this.tick(), this.ctx.settings.heartbeatInterval * 2000);
+    this.periodic.start();
   }
 
-  private async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      await this.locked(false);
-    } catch (e) {
-      this.ctx.outage.failed(e);
-    } finally {
-      this.running = false;
-    }
+  stop(): void {
+    this.periodic.stop();
   }
 
   /**
@@ -98,11 +92,12 @@ export class Reaper {
   }
 
   private async locked(anyway: boolean): Promise<void> {
-    const { keys, proc } = this.ctx;
+    const { proc, config } = this.ctx;
+    const { keys } = config;
     const take = () => this.conn.run((c) => c.send("SET", [keys.pruneLock, proc, "EX", "60", "NX"]), "prune lock");
     let won = (await take()) !== null;
-    for (let i = 0; anyway && !won && i < 10; i++) {
-      await sleep(100);
+    for (let i = 0; anyway && !won && i < START_LOCK_TRIES; i++) {
+      await sleep(START_LOCK_WAIT_MS);
       won = (await take()) !== null;
     }
     if (!won && !anyway) return;
@@ -110,12 +105,7 @@ export class Reaper {
       await this.sweep();
     } finally {
       // Release only our own lock, so Ruby workers starting now can prune too.
-      if (won) await this.conn.run((c) => runScript(c, scripts.unlock, [keys.pruneLock], [proc]), "prune unlock");
+      if (won) await this.conn.run((c) => unlock(c, keys.pruneLock, proc), "prune unlock");
     }
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
   }
 }

@@ -1,32 +1,26 @@
 // Runs one fetched job in one slot and reports exactly one outcome (Oban's executor shape):
-// 1. refuse a broken item (not UTF-8, not JSON, wrong shape) -> "bad": a failure entry keeps the raw item;
+// 1. refuse a broken item (not UTF-8, not JSON, wrong shape) -> "bad": its failure entry keeps the raw item;
 // 2. resolve the class through the registry -> UnknownJobError if absent;
 // 3. call the function with `this` = JobContext; a sync return is done at once, a promise when it settles;
 // 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot.
 // A job abandoned at the shutdown deadline reports nothing: its in-flight record is handed back instead.
 import type { ConsolaInstance } from "consola/core";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
-import { failureFields, failureTail } from "./failure";
+import { failureFields, type FailureFields } from "./failure";
 import { decodePayload } from "./payload";
-import type { JobContext, Registry } from "./registry";
+import type { JobContext, JobFunction, Registry } from "./registry";
 
-export type Outcome = "ok" | "fail" | "bad";
-
-export interface Finished {
-  outcome: Outcome;
-  /** The failure entry after its payload; "" for success. */
-  tail: string;
-}
+export type Finished = { outcome: "ok" } | { outcome: "fail" | "bad"; failure: FailureFields };
 
 export interface RunnerDeps {
   registry: Registry;
   useNumber: boolean;
+  /** 0 = no limit. */
   jobTimeoutMs: number;
   log: ConsolaInstance;
-  debug: boolean;
 }
 
-const OK: Finished = { outcome: "ok", tail: "" };
+const OK: Finished = { outcome: "ok" };
 
 class Context implements JobContext {
   private controller: AbortController | undefined;
@@ -79,55 +73,65 @@ export class RunningJob {
   }
 }
 
-function failed(outcome: Outcome, thrown: unknown, workerId: string, queue: string, deps: RunnerDeps, className: string): Finished {
-  const f = failureFields(thrown);
-  deps.log.warn(`job ${className} from queue ${queue} failed: ${f.exception}: ${f.error}`);
-  return { outcome, tail: failureTail(f, workerId, queue) };
-}
+/** What a lane hands a job to: one fetched item in, one outcome out through `done`. */
+export class Runner {
+  private readonly debug: boolean;
 
-export function runJob(deps: RunnerDeps, workerId: string, queue: string, flag: string, raw: string, done: (f: Finished) => void): RunningJob {
-  const running = new RunningJob(done);
-  let job;
-  try {
-    if (flag === "u") throw new MalformedPayloadError("payload is not valid UTF-8");
-    job = decodePayload(raw, deps.useNumber);
-  } catch (e) {
-    running.finish(failed("bad", e, workerId, queue, deps, "(unreadable)"));
+  constructor(private readonly deps: RunnerDeps) {
+    this.debug = deps.log.level >= 4;
+  }
+
+  run(workerId: string, queue: string, notUtf8: boolean, raw: string, done: (f: Finished) => void): RunningJob {
+    const running = new RunningJob(done);
+    let job;
+    try {
+      if (notUtf8) throw new MalformedPayloadError("payload is not valid UTF-8");
+      job = decodePayload(raw, this.deps.useNumber);
+    } catch (e) {
+      running.finish(this.failed("bad", e, queue, "(unreadable)"));
+      return running;
+    }
+    const { className } = job;
+    const fn = this.deps.registry.get(className);
+    if (!fn) {
+      running.finish(this.failed("fail", new UnknownJobError(`no job registered for class "${className}" (queue "${queue}")`), queue, className));
+      return running;
+    }
+    const ctx = new Context(queue, workerId, job.payload);
+    running.context = ctx;
+    this.call(running, ctx, className, fn, [queue, ...job.args]);
     return running;
   }
-  const { className } = job;
-  const fn = deps.registry.get(className);
-  if (!fn) {
-    running.finish(failed("fail", new UnknownJobError(`no job registered for class "${className}" (queue "${queue}")`), workerId, queue, deps, className));
-    return running;
+
+  private call(running: RunningJob, ctx: Context, className: string, fn: JobFunction, args: unknown[]): void {
+    const report = (f: Finished) => {
+      if (this.debug) this.deps.log.debug(`job ${className} from queue ${ctx.queue} ${f.outcome === "ok" ? "done" : "failed"} in ${(performance.now() - running.startedAt).toFixed(2)} ms`);
+      running.finish(f);
+    };
+    let result: unknown;
+    try {
+      result = fn.apply(ctx, args as [string, ...unknown[]]);
+    } catch (e) {
+      return report(this.failed("fail", e, ctx.queue, className));
+    }
+    if (!result || typeof (result as { then?: unknown }).then !== "function") return report(OK);
+    const { jobTimeoutMs } = this.deps;
+    if (jobTimeoutMs > 0) {
+      running.expireAfter(jobTimeoutMs, () => {
+        const err = new JobTimeoutError(`job ${className} ran longer than --job-timeout ${jobTimeoutMs / 1000} s`);
+        ctx.abort(err);
+        report(this.failed("fail", err, ctx.queue, className));
+      });
+    }
+    (result as PromiseLike<unknown>).then(
+      () => report(OK),
+      (e: unknown) => report(this.failed("fail", e, ctx.queue, className)),
+    );
   }
-  const ctx = new Context(queue, workerId, job.payload);
-  running.context = ctx;
-  const report = (f: Finished) => {
-    if (deps.debug) deps.log.debug(`job ${className} from queue ${queue} ${f.outcome === "ok" ? "done" : "failed"} in ${(performance.now() - running.startedAt).toFixed(2)} ms`);
-    running.finish(f);
-  };
-  let result: unknown;
-  try {
-    result = fn.apply(ctx, [queue, ...job.args]);
-  } catch (e) {
-    report(failed("fail", e, workerId, queue, deps, className));
-    return running;
+
+  private failed(outcome: "fail" | "bad", thrown: unknown, queue: string, className: string): Finished {
+    const failure = failureFields(thrown);
+    this.deps.log.warn(`job ${className} from queue ${queue} failed: ${failure.exception}: ${failure.error}`);
+    return { outcome, failure };
   }
-  if (!result || typeof (result as { then?: unknown }).then !== "function") {
-    report(OK);
-    return running;
-  }
-  if (deps.jobTimeoutMs > 0) {
-    running.expireAfter(deps.jobTimeoutMs, () => {
-      const err = new JobTimeoutError(`job ${className} ran longer than --job-timeout ${deps.jobTimeoutMs / 1000} s`);
-      ctx.abort(err);
-      report(failed("fail", err, workerId, queue, deps, className));
-    });
-  }
-  (result as PromiseLike<unknown>).then(
-    () => report(OK),
-    (e: unknown) => report(failed("fail", e, workerId, queue, deps, className)),
-  );
-  return running;
 }

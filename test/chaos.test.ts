@@ -97,6 +97,8 @@ test("5,000 jobs through 10 SIGKILLs and 2 Redis restarts: all run, none lost, n
   expect(await c.hlen(`${NS}bunworker:processes`)).toBe(0);
   expect(Number(await c.get(`${NS}stat:processed`))).toBeGreaterThanOrEqual(JOBS);
   c.close();
+  await r.stop();
+  redis = undefined;
 }, 240_000);
 
 // The same guarantees when jobs trickle in, so the workers are mostly idle: jobs are then taken by the blocking

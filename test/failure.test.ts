@@ -1,7 +1,11 @@
 // A thrown value -> the fields of a Resque failure entry (reference section 4).
 import { describe, expect, test } from "bun:test";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "../src/errors";
-import { failureFields, failureTail } from "../src/failure";
+import type { RedisClient } from "bun";
+import { failureFields, type FailureFields } from "../src/failure";
+import { makeKeys, type Keys } from "../src/keys";
+import { laneCycle } from "../src/scripts";
+import { isolate } from "./helpers/redis";
 
 class PaymentDeclined extends Error {}
 class CardError extends PaymentDeclined {}
@@ -139,20 +143,35 @@ describe("failureFields: values that are not Errors", () => {
   });
 });
 
-describe("failureTail", () => {
-  const prefix = '{"failed_at":"x","payload":{}';
+// The entry is built in one place, failureEntry() in lua/include-record.lua: these run it through a real lane
+// cycle (a job of payload {} fetched into `worker`, then failed with `fields`) and read back what Redis holds.
+let c: RedisClient;
+let k: Keys;
+isolate((client, ns) => {
+  c = client;
+  k = makeKeys(ns);
+});
 
-  test("completes a valid failure entry with Resque's key order", () => {
-    const tail = failureTail(failureFields(new PaymentDeclined("card \"declined\"\n\u2028 ünï")), "host:1:high,low:0", "high");
-    const entry = JSON.parse(prefix + tail);
+async function failureEntry(fields: FailureFields, worker: string, queue: string): Promise<string> {
+  await c.send("RPUSH", [k.queue(queue), "{}"]);
+  const base = { proc: "host:1", lane: 0, runAt: "2026-11-27T10:00:00Z", failedAt: "x", sweeps: [] };
+  await laneCycle(c, k, { ...base, call: 1, ops: [], fill: [worker], queues: [queue] });
+  await laneCycle(c, k, { ...base, call: 2, ops: [{ kind: "ack", id: worker, outcome: "fail", failure: fields }], fill: [], queues: [] });
+  return (await c.lindex(k.failed, 0)) as string;
+}
+
+describe("the failure entry (failureEntry in include-record.lua)", () => {
+  test("completes a valid failure entry with Resque's key order", async () => {
+    const raw = await failureEntry(failureFields(new PaymentDeclined("card \"declined\"\n\u2028 ünï")), "host:1:high,low:0", "high");
+    const entry = JSON.parse(raw);
     expect(Object.keys(entry)).toEqual(["failed_at", "payload", "exception", "error", "backtrace", "worker", "queue"]);
     expect(entry.exception).toBe("PaymentDeclined");
     expect(entry.error).toBe('card "declined"\n\u2028 ünï');
     expect(entry.worker).toBe("host:1:high,low:0");
     expect(entry.queue).toBe("high");
     expect(Array.isArray(entry.backtrace)).toBe(true);
-    expect(tail).toStartWith(',"exception":"PaymentDeclined","error":');
-    expect(tail).toEndWith(',"worker":"host:1:high,low:0","queue":"high"}');
+    expect(raw).toStartWith('{"failed_at":"x","payload":{},"exception":"PaymentDeclined","error":');
+    expect(raw).toEndWith(',"worker":"host:1:high,low:0","queue":"high"}');
   });
 
   test.each([
@@ -164,15 +183,15 @@ describe("failureTail", () => {
     { name: "a hostile object", value: hostileEverything },
     { name: "a symbol", value: Symbol("x") },
     { name: "an Error", value: new Error("") },
-  ])("is valid JSON for a thrown $name", ({ value }) => {
-    const entry = JSON.parse(prefix + failureTail(failureFields(value), "w", "q"));
+  ])("is valid JSON for a thrown $name", async ({ value }) => {
+    const entry = JSON.parse(await failureEntry(failureFields(value), "w", "q"));
     expect(typeof entry.exception).toBe("string");
     expect(typeof entry.error).toBe("string");
     expect(entry.backtrace).toBeArray();
   });
 
-  test("lone surrogates in a message still give valid JSON", () => {
-    const entry = JSON.parse(prefix + failureTail(failureFields(new Error("bad \ud800 half")), "w", "q"));
+  test("lone surrogates in a message still give valid JSON", async () => {
+    const entry = JSON.parse(await failureEntry(failureFields(new Error("bad \ud800 half")), "w", "q"));
     expect(entry.error).toBe("bad \ud800 half");
   });
 });

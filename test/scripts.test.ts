@@ -3,7 +3,7 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { makeKeys, type Keys } from "../src/keys";
-import { runScript, scripts } from "../src/scripts";
+import { laneCycle, releaseProcess, type CycleResult, type SlotOp } from "../src/scripts";
 import { isolate } from "./helpers/redis";
 
 let c: RedisClient;
@@ -17,22 +17,24 @@ const proc = "host:1";
 type Reply = (string | number)[];
 let call = 0;
 beforeEach(() => (call = 0));
+/** The script's reply as it travels: paused, n, then slot (1-based), queue, flag, raw per job. */
+const flat = (r: CycleResult): Reply => [r.paused ? 1 : 0, r.jobs.length, ...r.jobs.flatMap((j) => [j.slot + 1, j.queue, j.notUtf8 ? "u" : "", j.raw])];
 /** One cycle call; `again` resends the previous call number, as the lane does after a lost reply. */
-function cycle(ops: string[][], fetch: string[], queues: string[], again = false, sweeps: string[] = []): Promise<Reply> {
+async function cycle(ops: SlotOp[], fetch: string[], queues: string[], again = false, sweeps: string[] = []): Promise<Reply> {
   if (!again) call++;
-  return runScript<Reply>(c, scripts.cycle, [k.lanes(proc), k.processed, k.failedCount, k.failed, k.pause],
-    [k.workerPrefix, k.processedBy(""), k.failedBy(""), k.queuePrefix, k.landing(proc, ""), "2026-11-27T10:00:00Z", "2026/11/27 10:00:00 UTC",
-      0, call, ops.length, fetch.length, queues.length, sweeps.length, ...ops.flat(), ...fetch, ...queues, ...sweeps]);
+  return flat(await laneCycle(c, k, { proc, lane: 0, call, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC", ops, fill: fetch, queues, sweeps }));
 }
-const ack = (id: string, outcome = "ok", tail = "") => ["ack", id, outcome, tail];
-const claim = (id: string, queue: string) => ["claim", id, queue, ""];
-const release = (mode: string) => runScript<[number, number]>(c, scripts.release,
-  [k.lanes(proc), k.landings(proc), k.workers, k.heartbeats, k.processes, k.beats],
-  [proc, mode, k.queuePrefix, k.workerPrefix, k.processedBy(""), k.failedBy(""), k.landing(proc, ""), k.failed, "2026/11/27 10:00:00 UTC"]);
+const ack = (id: string, outcome: "ok" | "fail" | "bad" = "ok", exception = "E", error = "m"): SlotOp =>
+  outcome === "ok" ? { kind: "ack", id, outcome } : { kind: "ack", id, outcome, failure: { exception, error, backtrace: [] } };
+const claim = (id: string, queue: string): SlotOp => ({ kind: "claim", id, queue });
+const release = async (mode: "requeue" | "fail") => {
+  const r = await releaseProcess(c, k, { proc, mode, failedAt: "2026/11/27 10:00:00 UTC" });
+  return [r.requeued, r.failed];
+};
 const J1 = '{"class":"A","args":[1]}';
 const J2 = '{"class":"A","args":[2]}';
 
-describe("cycle-5.lua", () => {
+describe("lane-cycle-5.lua", () => {
   test("a fetched job is Resque's worker state, which is also the in-flight record", async () => {
     await c.send("RPUSH", [k.queue("q"), J1]);
     expect(await cycle([], ["w:0"], ["q"])).toEqual([0, 1, 1, "q", "", J1]);
@@ -56,7 +58,7 @@ describe("cycle-5.lua", () => {
     await c.send("RPUSH", [k.queue("q"), J1]);
     await cycle([], ["w:0"], ["q"]);
     await c.del(k.worker("w:0"));
-    await cycle([ack("w:0", "fail", ',"exception":"E"}')], [], []);
+    await cycle([ack("w:0", "fail")], [], []);
     expect(await c.get(k.processed)).toBeNull();
     expect(await c.llen(k.failed)).toBe(0);
   });
@@ -117,12 +119,12 @@ describe("cycle-5.lua", () => {
     const r = await cycle([], ["w:0", "w:1", "w:2"], ["q"]);
     expect([r[4], r[8], r[12]]).toEqual(["", "", "u"]);
     expect(await c.get(k.worker("w:1"))).toBe('{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":"not json"}');
-    const tail = ',"exception":"E","error":"m","backtrace":[],"worker":"w","queue":"q"}';
-    await cycle([ack("w:0", "fail", tail), ack("w:1", "bad", tail), ack("w:2", "bad", tail)], [], []);
+    const tail = (id: string) => `,"exception":"E","error":"m","backtrace":[],"worker":"${id}","queue":"q"}`;
+    await cycle([ack("w:0", "fail"), ack("w:1", "bad"), ack("w:2", "bad")], [], []);
     expect(await c.lrange(k.failed, 0, -1)).toEqual([
-      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":{"class":"X","args":[1.0]}${tail}`,
-      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":"not json"${tail}`,
-      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":"{\\u00ff}"${tail}`,
+      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":{"class":"X","args":[1.0]}${tail("w:0")}`,
+      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":"not json"${tail("w:1")}`,
+      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":"{\\u00ff}"${tail("w:2")}`,
     ]);
     expect(await c.get(k.failedCount)).toBe("3");
     expect(await c.get(k.processed)).toBe("3");

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SettingsError } from "../src/errors";
-import { parseUri, redact, type RedisTarget, type TlsSettings } from "../src/redis";
+import { parseUri, redact, type RedisTarget, type TlsSettings } from "../src/uri";
 import { freePort, freshNamespace, startRedis, thrown, type PrivateRedis, waitFor } from "./helpers/redis";
 import { spawnWorker } from "./helpers/worker-process";
 

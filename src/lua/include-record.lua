@@ -7,6 +7,9 @@
   state(queue, runAt, payload): the worker:<id> value, Resque's {"queue","run_at","payload"}. It is also our
     in-flight record: the job leaves it only in the script that writes the job's outcome.
   unstate(v): queue, payload of a state written by state() (run_at is always 20 characters).
+  failureEntry(failedAt, payload, exception, error, backtrace, worker, queue): a `failed` list entry in
+    Resque's key order. exception, error and backtrace come already JSON-encoded; the one builder of the
+    entry, for the lane's failed jobs and for a dead process's running jobs alike.
 ]]
 local function jstr(s)
   return '"' .. string.gsub(s, '[%c"\\]', function(c)
@@ -32,4 +35,8 @@ end
 local function unstate(v)
   local at = string.find(v, ',"run_at":"', 10, true)
   return cjson.decode(string.sub(v, 10, at - 1)), string.sub(v, at + 43, -2)
+end
+local function failureEntry(failedAt, payload, exception, error, backtrace, worker, queue)
+  return '{"failed_at":"' .. failedAt .. '","payload":' .. payload .. ',"exception":' .. exception .. ',"error":' .. error ..
+    ',"backtrace":' .. backtrace .. ',"worker":' .. jstr(worker) .. ',"queue":' .. jstr(queue) .. '}'
 end

@@ -1,6 +1,7 @@
 // A worker inside the test process (Launcher with its own registry), for tests that inspect Redis while jobs
 // run. Child-process tests use worker-process.ts instead.
 import { createConsola } from "consola/core";
+import { resolveConfig } from "../../src/config";
 import { Launcher } from "../../src/launcher";
 import { Registry } from "../../src/registry";
 import { defaultSettings, type Settings } from "../../src/settings";
@@ -15,7 +16,8 @@ export interface InProcessWorker {
 export function startWorker(registry: Registry, settings: Partial<Settings>): InProcessWorker {
   const logs: string[] = [];
   const log = createConsola({ level: 4, reporters: [{ log: (o) => void logs.push(`${o.type}: ${o.args.map(String).join(" ")}`) }] });
-  const launcher = new Launcher({ ...defaultSettings({}), uri: REDIS_URL, heartbeatInterval: 0.5, deadAfter: 5, commandTimeout: 2, ...settings }, registry, log);
+  const config = resolveConfig({ ...defaultSettings({}), uri: REDIS_URL, heartbeatInterval: 0.5, deadAfter: 5, commandTimeout: 2, ...settings }, { log });
+  const launcher = new Launcher(config, registry);
   return { launcher, done: launcher.run(), logs };
 }
 

@@ -2,11 +2,10 @@
 // test (BullMQ's cleanup-queue pattern), or a private redis-server on a free port for tests that kill,
 // restart, freeze it or need persistence.
 import { afterEach, beforeEach } from "bun:test";
-import { RedisClient, type Subprocess } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { RedisClient } from "bun";
+import { startPrivateRedis, type PrivateRedis } from "../../src/private-redis";
+
+export { freePort, type PrivateRedis } from "../../src/private-redis";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -54,79 +53,19 @@ export function thrown(f: () => unknown): Error {
   throw new Error("expected an error, nothing was thrown");
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** Every private server a test started and has not stopped: test/setup.ts stops them at the end of the run. */
+export const privateServers = new Set<PrivateRedis>();
 
-export interface PrivateRedis {
-  port: number;
-  url: string;
-  dir: string;
-  /** Stops the server the hard way (SIGKILL). */
-  kill(): Promise<void>;
-  /** SIGSTOP / SIGCONT: a frozen server keeps its sockets open but answers nothing. */
-  freeze(): void;
-  thaw(): void;
-  /** Start it again on the same port and data directory (after kill()). */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
+/** A private redis-server (src/private-redis.ts), tracked so that none outlives the test run. */
 export async function startRedis(opts: { appendonly?: boolean; extra?: string[] } = {}): Promise<PrivateRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "bunworker-redis-"));
-  let proc: Subprocess | null = null;
-  const launch = async () => {
-    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-      "--appendonly", opts.appendonly ? "yes" : "no", "--appendfsync", "always", ...(opts.extra ?? [])], { stdout: "ignore", stderr: "ignore" });
-    await waitFor(async () => {
-      const c = new RedisClient(`redis://127.0.0.1:${port}`, { autoReconnect: false, connectionTimeout: 500 });
-      try {
-        const pong = await c.ping();
-        const info = (await c.send("INFO", ["persistence"])) as string;
-        return pong === "PONG" && info.includes("loading:0");
-      } catch {
-        return false;
-      } finally {
-        c.close();
-      }
-    }, 10_000, `redis-server on port ${port}`);
+  const server = await startPrivateRedis(opts);
+  privateServers.add(server);
+  const stop = server.stop;
+  server.stop = async () => {
+    privateServers.delete(server);
+    await stop();
   };
-  await launch();
-  const r: PrivateRedis = {
-    port,
-    dir,
-    url: `redis://127.0.0.1:${port}`,
-    async kill() {
-      const p = proc as Subprocess | null;
-      if (!p) return;
-      p.kill("SIGKILL");
-      await p.exited;
-      proc = null;
-    },
-    freeze: () => (proc as Subprocess | null)?.kill("SIGSTOP"),
-    thaw: () => (proc as Subprocess | null)?.kill("SIGCONT"),
-    restart: launch,
-    async stop() {
-      const p = proc as Subprocess | null;
-      if (p) {
-        p.kill("SIGCONT");
-        p.kill("SIGKILL");
-        await p.exited;
-      }
-      proc = null;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  return r;
+  return server;
 }
 
 /** Poll `check` until it is truthy or `timeoutMs` passes (then throw naming `what`). Never a fixed sleep. */

@@ -5,6 +5,7 @@
   as our in-flight record), never only in the worker's memory (issue #4). Each call carries the lane's call
   number: a call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it
   returns the jobs it had fetched.
+  scripts.ts (laneCycle) alone knows this layout.
 
   KEYS[1] this process's lanes hash (field = lane, value = number of its last applied call)
   KEYS[2] stat:processed     KEYS[3] stat:failed     KEYS[4] failed     KEYS[5] pause-all-workers
@@ -13,18 +14,23 @@
   ARGV[6] run_at for new jobs          ARGV[7] failed_at for failures
   ARGV[8] lane   ARGV[9] call number   ARGV[10] O = slot operations   ARGV[11] F = slots to fill
   ARGV[12] Q = queues                  ARGV[13] S = landing lists to hand back
-  then O groups of 4, in the order they happened:
-    "ack", worker id, outcome ("ok" | "fail" | "bad": payload kept as a string), failure tail
-    "claim", worker id, queue, "": the job a blocker moved to landing:<q> is running in that slot; the list
-      holds exactly that job (blocker.ts keeps it so), which becomes the slot's state
+  then O groups of 6, in the order they happened:
+    "ack", worker id, outcome ("ok" | "fail" | "bad": an item that is not a runnable JSON object),
+      exception, error, backtrace (each already JSON-encoded; "" for "ok")
+    "claim", worker id, queue, "", "", "": the job a blocker moved to landing:<q> is running in that slot;
+      the list holds exactly that job (blocker.ts keeps it so), which becomes the slot's state
   then F worker ids, then Q queue names in the order this fetch visits them, then S queues whose landing
   list may hold jobs nobody runs: they go back to the front of their queue
   Returns { paused (0|1), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload }
 ]]
 local rcall, sbyte = redis.call, string.byte -- locals: global lookups cost on every job
+local lanesKey, processedKey, failedCountKey, failedKey, pauseKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local workerPrefix, processedPrefix, failedPrefix, queuePrefix, landingPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local runAt, failedAt, lane, call = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local O, F, Q, S = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local OP = 6
 local opAt = 14
-local fetchAt = opAt + 4 * O
+local fetchAt = opAt + OP * O
 local sweepAt = fetchAt + F + Q
 local out = { 0, 0 }
 local function many(cmd, list) -- one command for many arguments, below Lua's unpack limit
@@ -56,17 +62,17 @@ local function emit(slot, v)
   reply(slot, queue, flag, payload)
 end
 
-if rcall('HGET', KEYS[1], ARGV[8]) == ARGV[9] then
+if rcall('HGET', lanesKey, lane) == call then
   local keys = {}
-  for k = 1, F do keys[k] = ARGV[1] .. ARGV[fetchAt + k - 1] end
+  for k = 1, F do keys[k] = workerPrefix .. ARGV[fetchAt + k - 1] end
   for k, v in ipairs(mget(keys)) do if v then emit(k, v) end end
   return out
 end
-rcall('HSET', KEYS[1], ARGV[8], ARGV[9])
+rcall('HSET', lanesKey, lane, call)
 
 local heads = {}
 local function state(queue, raw)
-  heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. ARGV[6] .. '","payload":')
+  heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":')
   local flag = utf8ok(raw) and '' or 'u'
   local embed = flag == '' and sbyte(raw, 1) == 123 and sbyte(raw, -1) == 125
   return heads[queue] .. payloadJson(raw, not embed) .. '}', flag
@@ -78,10 +84,10 @@ local function touch(id)
   if before[id] == nil then
     before[id] = false
     ids[#ids + 1] = id
-    keys[#keys + 1] = ARGV[1] .. id
+    keys[#keys + 1] = workerPrefix .. id
   end
 end
-for k = 1, O do touch(ARGV[opAt + 4 * (k - 1) + 1]) end
+for k = 1, O do touch(ARGV[opAt + OP * (k - 1) + 1]) end
 for k = 1, F do touch(ARGV[fetchAt + k - 1]) end
 for j, v in ipairs(mget(keys)) do
   view[ids[j]] = v or false
@@ -90,8 +96,8 @@ end
 local function finish()
   local set, del = {}, {}
   for id, v in pairs(view) do
-    if v and v ~= before[id] then set[#set + 1] = ARGV[1] .. id set[#set + 1] = v
-    elseif not v and before[id] then del[#del + 1] = ARGV[1] .. id end
+    if v and v ~= before[id] then set[#set + 1] = workerPrefix .. id set[#set + 1] = v
+    elseif not v and before[id] then del[#del + 1] = workerPrefix .. id end
   end
   many('MSET', set)
   many('DEL', del)
@@ -101,33 +107,35 @@ end
 -- An ack whose state is missing means someone else already dealt with the job (Resque's prune, our reaper).
 local processed, failed = 0, 0
 for k = 1, O do
-  local at = opAt + 4 * (k - 1)
-  local id = ARGV[at + 1]
-  if ARGV[at] == 'claim' then
-    local raw = rcall('LPOP', ARGV[5] .. ARGV[at + 2])
-    if raw then view[id] = (state(ARGV[at + 2], raw)) end
+  local at = opAt + OP * (k - 1)
+  local kind, id = ARGV[at], ARGV[at + 1]
+  if kind == 'claim' then
+    local queue = ARGV[at + 2]
+    local raw = rcall('LPOP', landingPrefix .. queue)
+    if raw then view[id] = (state(queue, raw)) end
   elseif view[id] then
-    rcall('INCRBY', ARGV[2] .. id, '1') -- a string: Lua formats numbers with printf
+    local outcome = ARGV[at + 2]
+    rcall('INCRBY', processedPrefix .. id, '1') -- a string: Lua formats numbers with printf
     processed = processed + 1
-    if ARGV[at + 2] ~= 'ok' then
-      local _, payload = unstate(view[id])
-      if ARGV[at + 2] == 'bad' and sbyte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
-      rcall('RPUSH', KEYS[4], '{"failed_at":"' .. ARGV[7] .. '","payload":' .. payload .. ARGV[at + 3])
-      rcall('INCRBY', ARGV[3] .. id, '1')
+    if outcome ~= 'ok' then
+      local queue, payload = unstate(view[id])
+      if outcome == 'bad' and sbyte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
+      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], id, queue))
+      rcall('INCRBY', failedPrefix .. id, '1')
       failed = failed + 1
     end
     view[id] = false
   end
 end
-if processed > 0 then rcall('INCRBY', KEYS[2], processed) end
-if failed > 0 then rcall('INCRBY', KEYS[3], failed) end
+if processed > 0 then rcall('INCRBY', processedKey, processed) end
+if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
 for k = 1, S do
   local queue = ARGV[sweepAt + k - 1]
-  while rcall('LMOVE', ARGV[5] .. queue, ARGV[4] .. queue, 'RIGHT', 'LEFT') do end
+  while rcall('LMOVE', landingPrefix .. queue, queuePrefix .. queue, 'RIGHT', 'LEFT') do end
 end
 
 if F == 0 then return finish() end
-local pause = rcall('GET', KEYS[5])
+local pause = rcall('GET', pauseKey)
 if pause and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then out[1] = 1 return finish() end
 
 -- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
@@ -137,7 +145,7 @@ local popped, pq = {}, {}
 for qi = 1, Q do
   if need == 0 then break end
   local queue = ARGV[fetchAt + F + qi - 1]
-  local got = rcall('LPOP', ARGV[4] .. queue, need)
+  local got = rcall('LPOP', queuePrefix .. queue, need)
   if got then
     for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queue end
     need = need - #got

@@ -1,0 +1,110 @@
+// A private redis-server on a free port of 127.0.0.1, in a temp folder of its own, for `bun run demo`, the
+// tests and the benchmark: started, killed, frozen, restarted and removed with everything it wrote.
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RedisClient, type Subprocess } from "bun";
+
+/** Temp folders of private servers start with this, so a test run can check that none outlives it. */
+export const PRIVATE_REDIS_DIR_PREFIX = "bunworker-redis-";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PrivateRedis {
+  port: number;
+  url: string;
+  dir: string;
+  /** The server's pid while it runs. */
+  readonly pid: number | undefined;
+  /** Stops the server the hard way (SIGKILL). */
+  kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a frozen server keeps its sockets open but answers nothing. */
+  freeze(): void;
+  thaw(): void;
+  /** Start it again on the same port and data directory (after kill()). */
+  restart(): Promise<void>;
+  /** Kill it and remove its folder. */
+  stop(): Promise<void>;
+}
+
+/** True once the server answers PING and has loaded its data. */
+async function ready(port: number): Promise<boolean> {
+  const c = new RedisClient(`redis://127.0.0.1:${port}`, { autoReconnect: false, connectionTimeout: 500 });
+  try {
+    const pong = await c.ping();
+    const info = (await c.send("INFO", ["persistence"])) as string;
+    return pong === "PONG" && info.includes("loading:0");
+  } catch {
+    return false;
+  } finally {
+    c.close();
+  }
+}
+
+const READY_TIMEOUT_MS = 10_000;
+
+export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: string[] } = {}): Promise<PrivateRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), PRIVATE_REDIS_DIR_PREFIX));
+  let proc: Subprocess | null = null;
+  const launch = async () => {
+    try {
+      proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+        "--appendonly", opts.appendonly ? "yes" : "no", "--appendfsync", "always", ...(opts.extra ?? [])], { stdout: "ignore", stderr: "ignore" });
+    } catch {
+      throw new Error("redis-server is not installed (apt-get install redis-server)");
+    }
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (let delay = 5; !(await ready(port)); delay = Math.min(100, delay * 2)) {
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within ${READY_TIMEOUT_MS} ms`);
+      await Bun.sleep(delay);
+    }
+  };
+  const current = () => proc as Subprocess | null;
+  const server: PrivateRedis = {
+    port,
+    dir,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return current()?.pid;
+    },
+    async kill() {
+      const p = current();
+      if (!p) return;
+      p.kill("SIGKILL");
+      await p.exited;
+      proc = null;
+    },
+    freeze: () => current()?.kill("SIGSTOP"),
+    thaw: () => current()?.kill("SIGCONT"),
+    restart: launch,
+    async stop() {
+      const p = current();
+      if (p) {
+        p.kill("SIGCONT");
+        p.kill("SIGKILL");
+        await p.exited;
+      }
+      proc = null;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await launch();
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}
