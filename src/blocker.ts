@@ -1,17 +1,25 @@
-// Sub-millisecond pickup without polling (issue #5): while a lane is idle, one connection per queue waits in
-// BLMOVE queue:<q> -> landing:<proc>:<q>. The move is atomic, so a job that lands is already recorded as ours
-// (issue #4); it starts at once in a free slot, and the lane's next cycle turns it into that slot's state.
-// The landing list must then hold exactly that one job, so a blocker waits until its job is recorded (or the
-// list handed back) before it waits again, and after any failed wait (a reply may have been lost) it has the
-// list handed back to the queue first. A blocker re-arms only while some lane is idle, so a busy worker does
-// not hoard jobs other workers could run.
+// Sub-millisecond pickup on the highest-priority queues without polling (issues #5, #10), without ever
+// taking a job anywhere but into a slot's worker:<id> state (issue #9). While some lane is idle with a free
+// slot, each of the first --blocking-queues queues has a connection of its own that borrows one free slot and
+// sends, in one write, `BLMOVE queue:<q> queue:<q> RIGHT RIGHT <t>` and then the pickup script for that slot.
+// On a non-empty list that BLMOVE moves the last element to where it already is, so the queue is unchanged; on
+// an empty one it blocks until a push. Redis runs the pickup the moment the wait ends: the job goes from its
+// queue into the slot's state atomically, in the same hop, and starts as soon as the reply arrives.
+// If this process freezes or dies meanwhile, nothing is lost: a job is in its queue or in a worker state,
+// which the pickup writes only while this process is registered (so a reaped process takes nothing). The wait
+// is bounded (half of --dead-after, at most BLOCK_CAP_MS): renewals stay rare, and every wait ends well before
+// its owner could be reaped.
 import type { WorkerContext } from "./context";
+import type { Lane, Slot } from "./lane";
 import { isTransient, RedisConn } from "./redis";
+import { runAt } from "./resque-time";
 import { backoffMs, sleep } from "./retry";
+import { pickup, type PickedJob } from "./scripts";
 
-/** Open while some lane is idle with a free slot; blockers wait on it. */
+/** Open while some lane is idle with a free slot; blockers and the poller wait on it. */
 export class Gate {
   private waiters: (() => void)[] = [];
+  private changes: (() => void)[] = [];
   private open = false;
 
   get isOpen(): boolean {
@@ -20,12 +28,20 @@ export class Gate {
 
   set(open: boolean): void {
     this.open = open;
+    const c = this.changes;
+    this.changes = [];
+    for (const f of c) f();
     if (open) this.release();
   }
 
   wait(): Promise<void> {
     if (this.open) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves at the next set(), open or not. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.changes.push(resolve));
   }
 
   release(): void {
@@ -35,73 +51,103 @@ export class Gate {
   }
 }
 
+/** Far below any sensible --dead-after: see the header. */
+export const BLOCK_CAP_MS = 30_000;
+
+export interface Loan {
+  lane: Lane;
+  slot: Slot;
+}
+
+/** What a blocker needs from the manager. */
+export interface BlockerHost {
+  /** A free slot of an idle lane, lent until giveBack or startPicked. */
+  lend(): Loan | undefined;
+  /** The queue has more jobs than the pickup took (or a wait ended without a pickup): let lanes fetch. */
+  onWork(queue: string): void;
+  /** A failing stretch of waits on `queue` (the key is not a list, for instance), reported once. */
+  onError(queue: string, e: unknown): void;
+}
+
 export class Blocker {
   private readonly conn: RedisConn;
   private stopped = false;
   private cancelled = false;
   private waiting = false;
-  private announced = false;
 
   constructor(
     private readonly ctx: WorkerContext,
     readonly queue: string,
     private readonly gate: Gate,
-    private readonly landed: (raw: string | null) => Promise<void>,
-    /** Seconds one BLMOVE may block: --interval times the number of blockers, so renewals of all queues
-     *  together stay at one per --interval (issue #5: an idle worker sends at most ~1 command/s). */
-    private readonly blockSeconds: () => number,
+    private readonly host: BlockerHost,
+    private readonly blockMs: number,
   ) {
     this.conn = new RedisConn(ctx.config.target, ctx.config.commandTimeoutMs, `blocker(${queue})`);
     void this.loop();
   }
 
   private async loop(): Promise<void> {
-    const { proc, config } = this.ctx;
-    const { keys } = config;
     for (let attempt = 0; !this.stopped; ) {
       await this.gate.wait();
       if (this.stopped) break;
+      // Without a slot to lend (low --concurrency), the wait only wakes a lane, one round trip slower.
+      const loan = this.host.lend();
+      let picked: PickedJob | null | "woken" | "skip" = null;
       try {
-        // Recovery finds landing lists through this set, so it is written before the first BLMOVE.
-        if (!this.announced) await this.conn.run((c) => c.sadd(keys.landings(proc), this.queue), "SADD");
-        this.announced = true;
         this.waiting = true;
-        const block = this.blockSeconds();
-        // The gate is checked in the same tick as the BLMOVE is sent: a pause that closed it while we were
-        // connecting must not let one more job leave its queue.
-        const moved = await this.conn.run(
-          (c) => (this.gate.isOpen ? c.send("BLMOVE", [keys.queue(this.queue), keys.landing(proc, this.queue), "LEFT", "RIGHT", String(block)]) : Promise.resolve(null)),
-          "BLMOVE",
-          block * 1000 + config.commandTimeoutMs,
-        );
-        this.waiting = false;
+        picked = await this.waitAndPick(loan?.slot);
         attempt = 0;
         this.ctx.outage.recovered();
-        if (moved !== null) await this.landed(String(moved));
       } catch (e) {
+        if (loan) loan.lane.giveBack(loan.slot, true);
         this.waiting = false;
         if (this.stopped) break;
-        if (this.cancelled) this.cancelled = false;
-        else if (isTransient(e)) this.ctx.outage.failed(e);
-        else config.log.error(`waiting on queue ${this.queue} failed: ${(e as Error).message}`);
-        // The BLMOVE may have moved a job whose reply never came: hand the landing list back first.
-        if (this.announced) await this.landed(null);
-        await sleep(backoffMs(attempt++, Math.random()), this.ctx.hardStop);
+        await this.failed(e, attempt++);
+        continue;
       }
+      this.waiting = false;
+      if (loan && typeof picked === "object" && picked) loan.lane.startPicked(loan.slot, this.queue, picked.notUtf8, picked.raw);
+      else if (loan) loan.lane.giveBack(loan.slot, picked === "skip");
+      // A job the pickup could not take (paused, reaped) or did not take (no slot): a lane's fetch decides,
+      // and closes the gate while paused, so this never spins on a non-empty queue.
+      if (picked === "woken" || picked === "skip" || (typeof picked === "object" && picked?.more)) this.host.onWork(this.queue);
     }
   }
 
-  /** End a pending BLMOVE now (pause): the job stays in its queue, where Resque's tools expect it while paused. */
+  /** One write: the blocking wait, then (with a slot) the pickup, which Redis runs as soon as the wait ends. */
+  private waitAndPick(slot: Slot | undefined): Promise<PickedJob | null | "woken" | "skip"> {
+    const { config, proc } = this.ctx;
+    const key = config.keys.queue(this.queue);
+    const block = Math.min(BLOCK_CAP_MS, this.blockMs);
+    return this.conn.run(async (c) => {
+      // The gate is checked in the same tick as the wait is sent: a pause that closed it while we were
+      // connecting must not start one more.
+      if (!this.gate.isOpen) return null;
+      const wait = c.send("BLMOVE", [key, key, "RIGHT", "RIGHT", (block / 1000).toFixed(3)]);
+      if (!slot) return (await wait) === null ? null : "woken";
+      const picked = pickup(c, config.keys, { proc, queue: this.queue, id: slot.id, runAt: runAt(config.clock.now()) });
+      const [, job] = await Promise.all([wait, picked]);
+      return job;
+    }, "BLMOVE + pickup", block + config.commandTimeoutMs);
+  }
+
+  private async failed(e: unknown, attempt: number): Promise<void> {
+    const { config } = this.ctx;
+    if (this.cancelled) this.cancelled = false;
+    else if (isTransient(e)) this.ctx.outage.failed(e);
+    else if (attempt === 0) this.host.onError(this.queue, e);
+    // A wrong-type key will not heal soon: wait a whole interval before looking again.
+    await sleep(isTransient(e) ? backoffMs(attempt, Math.random()) : config.intervalMs, this.ctx.hardStop);
+  }
+
+  /** End a pending wait now (pause). */
   cancel(): void {
     if (this.stopped || !this.waiting) return;
     this.cancelled = true;
     this.conn.drop();
   }
 
-  /**
-   * Closing the socket ends a pending BLMOVE at once; a job it already moved stays in the landing list, which
-   * the shutdown's release hands back. Not awaited: the loop may wait on a lane that a hard stop has ended.
-   */
+  /** Closing the socket ends a pending BLMOVE at once. */
   stop(): void {
     this.stopped = true;
     this.conn.close();

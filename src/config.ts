@@ -7,6 +7,7 @@ import { availableParallelism } from "node:os";
 import type { ConsolaInstance } from "consola/core";
 import { makeKeys, type Keys } from "./keys";
 import { createLogger } from "./logger";
+import type { NotifyMode } from "./notifier";
 import { isDynamic, type QueueSpec } from "./queues";
 import { validate, type DeadJobPolicy, type Settings } from "./settings";
 import { parseUri, type RedisTarget } from "./uri";
@@ -32,6 +33,10 @@ export interface Config {
   readonly exitOnComplete: boolean;
   readonly useNumber: boolean;
   readonly deadJobs: DeadJobPolicy;
+  /** How many of the highest-priority queues get a blocking wait (a connection each) for sub-ms pickup. */
+  readonly blockingQueues: number;
+  /** Keyspace notifications for pickup on every queue: use when the server has them, turn them on, or not. */
+  readonly notifications: NotifyMode;
   readonly intervalMs: number;
   readonly shutdownTimeoutMs: number;
   /** 0 = no limit. */
@@ -67,6 +72,8 @@ export function resolveConfig(s: Settings, deps: ConfigDeps = {}): Config {
     exitOnComplete: s.exitOnComplete,
     useNumber: s.useNumber,
     deadJobs: s.deadJobs,
+    blockingQueues: s.blockingQueues,
+    notifications: s.keyspaceNotifications,
     intervalMs: ms(s.interval),
     shutdownTimeoutMs: ms(s.shutdownTimeout),
     jobTimeoutMs: ms(s.jobTimeout),

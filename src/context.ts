@@ -6,7 +6,7 @@ import type { Outage } from "./retry";
 
 export interface WorkerContext {
   readonly config: Config;
-  /** "host:pid": names this process's registry entry, lanes hash and landing lists. */
+  /** "host:pid:instance": names this process's registry entry and lanes hash. */
   readonly proc: string;
   readonly host: string;
   readonly outage: Outage;

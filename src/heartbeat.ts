@@ -1,30 +1,38 @@
 // Registration and heartbeats, Resque's way (reference sections 1 and 6), for every slot id at once:
 // 1. register: SADD workers, SET worker:<id>:started (only when new), HSET workers:heartbeat;
 // 2. every --heartbeat-interval: the same script again, which re-registers any id that was removed from
-//    outside (a Ruby worker's prune, Resque.remove_worker) and stamps our own beat with the Redis clock;
-// 3. unregistration is part of release-6.lua, so it happens together with handing jobs back.
+//    outside (a Ruby worker's prune, Resque.remove_worker, a reaper while we were frozen), stamps our own
+//    beat with the Redis clock and our liveness identity, and returns everyone's beats for the reaper;
+// 3. unregistration is part of release-5.lua, so it happens together with handing jobs back.
 import type { WorkerContext } from "./context";
+import { encodeIdentity, type Identity } from "./identity";
 import { Periodic } from "./periodic";
 import type { RedisConn } from "./redis";
 import { heartbeatAt, startedAt } from "./resque-time";
-import { heartbeat } from "./scripts";
+import { heartbeat, type HeartbeatResult } from "./scripts";
 
 export class Heartbeat {
   private readonly periodic: Periodic;
+  private readonly identity: string;
 
   constructor(
     private readonly ctx: WorkerContext,
     private readonly conn: RedisConn,
     private readonly ids: readonly string[],
+    identity: Identity,
+    /** After each periodic beat: find and release dead processes. */
+    private readonly onBeat: (r: HeartbeatResult) => Promise<unknown>,
+    onError: (e: unknown) => void,
   ) {
-    this.periodic = new Periodic(ctx.config.heartbeatMs, () => this.tick(), (e) => ctx.outage.failed(e));
+    this.identity = encodeIdentity(identity);
+    this.periodic = new Periodic(ctx.config.heartbeatMs, () => this.tick(), onError);
   }
 
-  /** One registration/heartbeat; resolves to the number of ids that had to be (re-)registered. */
-  beat(): Promise<number> {
+  /** One registration/heartbeat. */
+  beat(): Promise<HeartbeatResult> {
     const { proc, config } = this.ctx;
     const now = config.clock.now();
-    const input = { proc, ids: this.ids, heartbeatAt: heartbeatAt(now), startedAt: startedAt(now) };
+    const input = { proc, ids: this.ids, heartbeatAt: heartbeatAt(now), startedAt: startedAt(now), identity: this.identity };
     return this.conn.run((c) => heartbeat(c, config.keys, input), "heartbeat");
   }
 
@@ -37,8 +45,9 @@ export class Heartbeat {
   }
 
   private async tick(): Promise<void> {
-    const added = await this.beat();
+    const r = await this.beat();
     this.ctx.outage.recovered();
-    if (added > 0) this.ctx.config.log.warn(`${added} of this process's worker ids had been unregistered from outside; registered them again`);
+    if (r.added > 0) this.ctx.config.log.warn(`${r.added} of this process's worker ids had been unregistered from outside; registered them again`);
+    await this.onBeat(r);
   }
 }

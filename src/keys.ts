@@ -24,17 +24,12 @@ export interface Keys {
   readonly failedPrefix: string;
   readonly failed: string;
   readonly pause: string;
-  /** HASH process ("host:pid") -> JSON list of its worker ids, written at start, removed at exit. */
+  /** HASH process ("host:pid:instance") -> JSON list of its worker ids, written at registration, removed by release. */
   readonly processes: string;
-  /** HASH process -> last heartbeat, milliseconds of the Redis clock. */
+  /** HASH process -> "<last heartbeat, ms of the Redis clock>|<liveness identity>" (identity.ts). */
   readonly beats: string;
   /** HASH fetch lane -> number of its last applied call, so a resent call is not applied twice. */
   lanes(proc: string): string;
-  /** LIST that a blocking BLMOVE drops a job into before a slot takes it. */
-  landing(proc: string, queue: string): string;
-  landingPrefix(proc: string): string;
-  /** SET of queues that have (or had) a landing list for this process, so recovery can find them. */
-  landings(proc: string): string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -62,8 +57,5 @@ export function makeKeys(ns: string): Keys {
     processes: `${own}processes`,
     beats: `${own}beats`,
     lanes: (proc) => `${own}lanes:${proc}`,
-    landing: (proc, queue) => `${own}landing:${proc}:${queue}`,
-    landingPrefix: (proc) => `${own}landing:${proc}:`,
-    landings: (proc) => `${own}landings:${proc}`,
   };
 }

@@ -1,25 +1,26 @@
-// A fetch lane: a group of slots sharing one cycle loop on one connection (issues #2, #4, #5).
-// 1. Batch every slot operation since the last call (acks of finished jobs, claims of landed jobs, in the
-//    order they happened) and every free slot into one atomic script call (lane-cycle-5.lua): one round trip
-//    records outcomes, stats and failures, and moves new jobs into their slots' worker:<id> state.
+// A fetch lane: a group of slots sharing one cycle loop on one connection (issues #2, #4, #5, #9).
+// 1. Batch every ack since the last call and every free slot into one atomic script call (lane-cycle-6.lua):
+//    one round trip records outcomes, stats and failures, and moves new jobs into their slots' worker:<id>.
 // 2. Hand each fetched job to the runner in its slot; its outcome becomes an ack for the next call.
-// 3. When a fetch comes back short, every queue was empty: go idle and let the blockers wait on Redis
-//    (no polling) until a push wakes us or lands a job (adopt).
+// 3. When a fetch comes back short, every queue was empty: go idle until the manager's watchers see work
+//    (wake). Jobs leave their queue only inside the script, never anywhere else.
 // 4. Survive Redis outages: a failed call is sent again unchanged, with the same call number, which the
-//    script applies at most once, so nothing is counted twice and nothing is lost.
+//    script applies at most once, so nothing is counted twice and nothing is lost. A script that cannot
+//    apply (a key of the wrong type) changes nothing: a bad queue is skipped and reported, any other bad key
+//    stops the worker (BadKeyError), since retrying could never succeed.
 // Several lanes (--connections) overlap their round trips, so Redis and the jobs work at the same time.
 import type { WorkerContext } from "./context";
 import type { RedisConn } from "./redis";
 import { failedAt, runAt } from "./resque-time";
 import { retrying } from "./retry";
 import type { Finished, Runner, RunningJob } from "./runner";
-import { laneCycle, type SlotOp } from "./scripts";
+import { BadKeyError, laneCycle, type CycleResult, type SlotOp } from "./scripts";
 
 export interface Slot {
   readonly id: string;
   job: RunningJob | null;
-  /** Part of a fetch in flight: a blocker must not start a landed job in it. */
-  fetching: boolean;
+  /** Lent to a blocker's pipelined pickup: the lane does not fill it meanwhile. */
+  lent: boolean;
 }
 
 /** Where a lane gets the queue order of its next fetch. */
@@ -27,23 +28,22 @@ export interface QueueSource {
   fetchOrder(): readonly string[];
 }
 
-/** What a lane tells its manager: it went idle, got busy, paused or finished a call. */
+/** What a lane tells its manager. */
 export interface LaneListener {
+  /** It went idle, got busy, paused or finished a call. */
   laneChanged(lane: Lane): void;
-}
-
-/** A landing list a blocker wants handed back to its queue, and who waits for that. */
-interface Sweep {
-  queue: string;
-  done: () => void;
+  /** A fetch filled every free slot: other idle lanes may find more. */
+  moreWork(): void;
+  /** A fetch found these queue keys of the wrong type (they were skipped). */
+  badQueues(queues: readonly string[]): void;
+  /** A key the lane must write is unusable: the worker cannot go on. */
+  fatal(e: BadKeyError): void;
 }
 
 const PAUSE_RECHECK_MS = 1000;
 
 export class Lane {
   private ops: SlotOp[] = [];
-  private claimed: (() => void)[] = [];
-  private sweeps: Sweep[] = [];
   private running = false;
   private again = false;
   /** Number of the next cycle call; the script remembers the last one it applied. */
@@ -57,6 +57,10 @@ export class Lane {
   /** The pause-all-workers key was "true" at the last fetch. */
   private keyPaused = false;
   private pauseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the last fetch took nothing although slots were free (pause key, not registered), if it did. */
+  private pausedBy: CycleResult["paused"] = false;
+  /** A key this lane must write is unusable (BadKeyError): it sends nothing more. */
+  private broken = false;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -88,13 +92,44 @@ export class Lane {
     return this.running;
   }
 
+  /** Acks waiting that this lane can still send. */
+  get flushing(): boolean {
+    return this.running || (this.ops.length > 0 && !this.broken);
+  }
+
   /** No job running, nothing left to record. */
   get drained(): boolean {
     return this.busySlots === 0 && this.ops.length === 0 && !this.running;
   }
 
   freeSlots(): number {
-    return this.slots.length - this.busySlots;
+    return this.slots.reduce((n, s) => n + (s.job || s.lent ? 0 : 1), 0);
+  }
+
+  /**
+   * Lend a free slot to a blocker (blocker.ts), if this lane is idle and keeps one free slot of its own after
+   * it: that one is for the lane's own fetch when the poller or a notification wakes it.
+   */
+  lend(): Slot | undefined {
+    if (!this.idleNow || this.quiet || this.paused || this.freeSlots() < 2) return undefined;
+    const slot = this.slots.find((s) => !s.job && !s.lent);
+    if (slot) slot.lent = true;
+    return slot;
+  }
+
+  /**
+   * A lent slot comes back. `unsure`: the pickup may have written the slot's state without our hearing of it
+   * (cancelled, or its reply lost), so fetch now: a fetch gives a free slot its leftover state back.
+   */
+  giveBack(slot: Slot, unsure: boolean): void {
+    slot.lent = false;
+    if (unsure) this.wake(true);
+  }
+
+  /** A lent slot's pickup took a job: it runs here, and this lane acknowledges it. */
+  startPicked(slot: Slot, queue: string, notUtf8: boolean, raw: string): void {
+    slot.lent = false;
+    this.start(slot, queue, notUtf8, raw);
   }
 
   hold(held: boolean): void {
@@ -121,41 +156,14 @@ export class Lane {
     return n;
   }
 
-  /** A free slot a landed job may start in at once (not part of a fetch in flight), if any. */
-  slotForLanded(): Slot | undefined {
-    if (this.quiet || this.paused) return undefined;
-    return this.slots.find((s) => !s.job && !s.fetching);
-  }
-
-  /**
-   * Start a job a blocker moved to landing:<queue> in `slot` now, without waiting for a round trip (issue #5,
-   * pickup latency); the next cycle makes it the slot's state. Resolves once that is recorded.
-   */
-  adopt(slot: Slot, queue: string, raw: string): Promise<void> {
-    return new Promise((done) => {
-      // Before the job starts: a job that finishes at once is acknowledged after its claim.
-      this.ops.push({ kind: "claim", id: slot.id, queue });
-      this.claimed.push(done);
-      this.start(slot, queue, false, raw);
-      this.kick();
-    });
-  }
-
-  /** Hand back whatever landing:<queue> holds to the front of its queue (a landed job no slot could take). */
-  sweep(queue: string): Promise<void> {
-    return new Promise((done) => {
-      this.sweeps.push({ queue, done });
-      this.kick();
-    });
-  }
-
-  wake(): void {
-    if (!this.idleNow) return;
+  wake(force = false): void {
+    if (!this.idleNow && !force) return;
     this.idleNow = false;
     this.kick();
   }
 
   kick(): void {
+    if (this.broken) return;
     if (this.running) {
       this.again = true;
       return;
@@ -183,46 +191,56 @@ export class Lane {
     try {
       do {
         this.again = false;
-        const { ops, claimed, sweeps } = this;
+        const ops = this.ops;
         this.ops = [];
-        this.claimed = [];
-        this.sweeps = [];
-        const free = this.fetching() ? this.slots.filter((s) => !s.job) : [];
-        if (ops.length === 0 && free.length === 0 && sweeps.length === 0) break;
-        for (const s of free) s.fetching = true;
-        try {
-          await this.cycle(ops, free, sweeps);
-        } finally {
-          for (const s of free) s.fetching = false;
-        }
-        for (const done of claimed) done();
-        for (const s of sweeps) s.done();
-      } while (this.again || this.ops.length > 0 || this.sweeps.length > 0);
+        const free = this.fetching() ? this.slots.filter((s) => !s.job && !s.lent) : [];
+        if (ops.length === 0 && free.length === 0) break;
+        await this.cycle(ops, free);
+      } while (this.again || this.ops.length > 0);
     } catch (e) {
-      // Only a hard stop ends the retries; the acks stay in Redis as in-flight records and are handed back.
-      if (!this.ctx.hardStop.aborted) this.ctx.config.log.error(`fetch lane stopped: ${(e as Error).message}`);
+      // A bad key or a hard stop ends the retries; unacknowledged jobs stay in Redis as in-flight records and
+      // are handed back by the shutdown's release.
+      this.quiet = true;
+      this.broken = e instanceof BadKeyError;
+      if (e instanceof BadKeyError) this.listener.fatal(e);
+      else if (!this.ctx.hardStop.aborted) this.ctx.config.log.error(`fetch lane stopped: ${(e as Error).message}`);
     } finally {
       this.running = false;
       this.listener.laneChanged(this);
     }
   }
 
-  private async cycle(ops: SlotOp[], free: Slot[], sweeps: Sweep[]): Promise<void> {
+  private async cycle(ops: SlotOp[], free: Slot[]): Promise<void> {
     const { config, proc } = this.ctx;
     const now = config.clock.now();
     const input = { proc, lane: this.index, call: this.call, runAt: runAt(now), failedAt: failedAt(now), ops,
-      fill: free.map((s) => s.id), queues: free.length ? this.queues.fetchOrder() : [], sweeps: sweeps.map((s) => s.queue) };
+      fill: free.map((s) => s.id), queues: free.length ? this.queues.fetchOrder() : [] };
     const result = await retrying(
       () => this.conn.run((c) => laneCycle(c, config.keys, input), "cycle"),
       this.ctx.outage,
       this.ctx.hardStop,
-      (e) => config.log.error(`fetch failed, retrying: ${(e as Error).message}`),
+      (e) => {
+        if (e instanceof BadKeyError) throw e;
+        config.log.error(`fetch failed, retrying: ${(e as Error).message}`);
+      },
     );
     this.call++;
+    if (result.badQueues.length) this.listener.badQueues(result.badQueues);
     for (const job of result.jobs) this.start(free[job.slot] as Slot, job.queue, job.notUtf8, job.raw);
     if (free.length === 0) return;
+    if (result.jobs.length === free.length) this.listener.moreWork();
+    if (result.paused !== this.pausedBy && this.index === 0) this.reportPause(result.paused);
+    this.pausedBy = result.paused;
     if (result.paused) this.pauseFor(PAUSE_RECHECK_MS);
     else this.idleNow = result.jobs.length < free.length;
+  }
+
+  /** Said once per change (by lane 0 only), not at every recheck. */
+  private reportPause(by: CycleResult["paused"]): void {
+    const { log, keys } = this.ctx.config;
+    if (by === "pause-all-workers") log.info(`paused: ${keys.pause} is "true"; no job is taken until it is deleted`);
+    else if (by === "unregistered") log.warn("this process is not registered (declared dead while it was frozen?): no job is taken until its next heartbeat");
+    else log.info("resumed: taking jobs again");
   }
 
   /** pause-all-workers is set: look again in a second (Resque checks before every reserve). */

@@ -1,19 +1,22 @@
 // One worker process from start to exit (Sidekiq's launcher):
 // 1. connect: wait up to --command-timeout for Redis; a wrong password or certificate fails at once;
-// 2. recover: a predecessor with our pid and any dead process (reaper.ts); register every slot, set the
-//    procline, start heartbeats, the reaper and the manager (slots, lanes, blockers: manager.ts);
-// 3. run until stop() or, with --exit-on-complete, until every queue is empty and no job runs;
-// 4. stop in stages (River's fetch vs work contexts): quiet (no fetching, blockers closed), wait for running
+// 2. check the shared keys (preflight.ts), register every slot, recover dead processes (reaper.ts, driven
+//    by every heartbeat), set the procline, start heartbeats and the manager (slots, lanes, watchers);
+// 3. run until stop(), a key that cannot be written (fatal, exit status 1) or, with --exit-on-complete,
+//    until every queue is empty and no job runs;
+// 4. stop in stages (River's fetch vs work contexts): quiet (no fetching, no watching), wait for running
 //    jobs until --shutdown-timeout or a second signal, abort the rest through their AbortSignal, then hand
-//    back every unfinished or landed job to the front of its queue and unregister, in one script.
-// Delivery guarantee: at least once. A job is in its queue, in a landing list or in a worker:<id> state at
-// every instant; a KILL leaves it in Redis, where the next start or another worker's reaper finds it.
+//    back every unfinished job to the front of its queue and unregister, in one script.
+// Delivery guarantee: at least once. A job is in its queue or in a worker:<id> state at every instant; a
+// KILL leaves it in Redis, where the next start or another worker's reaper finds it.
 import { hostname } from "node:os";
 import type { Config } from "./config";
 import type { WorkerContext } from "./context";
 import { ConnectionError } from "./errors";
 import { Heartbeat } from "./heartbeat";
+import { newInstanceId, ownIdentity } from "./identity";
 import { Manager } from "./manager";
+import { preflight } from "./preflight";
 import { setProcline } from "./procline";
 import { idQueues } from "./queues";
 import { Reaper } from "./reaper";
@@ -21,6 +24,7 @@ import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
 import { Outage, retrying, sleep } from "./retry";
 import { Runner } from "./runner";
+import { BadKeyError } from "./scripts";
 import { VERSION } from "./version";
 
 export type StopMode = "graceful" | "now";
@@ -39,30 +43,46 @@ export class Launcher {
   private readonly manager: Manager;
   private stopRequested: (mode: StopMode) => void = () => {};
   private readonly stopWanted: Promise<StopMode>;
+  /** Why the worker stopped on its own: a key it must write is unusable. */
+  private fatalError: BadKeyError | null = null;
 
   constructor(config: Config, registry: Registry) {
     const host = hostname().replace(/:/g, "_");
-    const proc = `${host}:${process.pid}`;
+    // The instance id makes a process unique even with equal hostname and pid (containers, issue #9).
+    const instance = newInstanceId();
+    const proc = `${host}:${process.pid}:${instance}`;
     this.ctx = { config, proc, host, outage: new Outage(config.log, config.target.display), hardStop: this.hard.signal };
-    // One Resque worker per slot: host:pid:queues:slot. The pid field stays bare so that Ruby's prune finds
-    // it among `ps` pids (see procline.ts); the slot number goes last, after the queues.
-    this.ids = Array.from({ length: config.concurrency }, (_, i) => `${proc}:${idQueues([...config.queues])}:${i}`);
+    // One Resque worker per slot: host:pid:queues:slot.instance. The pid field stays bare so that Ruby's prune
+    // finds it among `ps` pids (see procline.ts); what makes it unique goes last, after the queues.
+    this.ids = Array.from({ length: config.concurrency }, (_, i) => `${host}:${process.pid}:${idQueues([...config.queues])}:${i}.${instance}`);
     this.conns = Array.from({ length: config.connections }, (_, i) => new RedisConn(config.target, config.commandTimeoutMs, `redis#${i}`));
     const conn = this.conns[0] as RedisConn;
-    this.heartbeat = new Heartbeat(this.ctx, conn, this.ids);
-    this.reaper = new Reaper(this.ctx, conn);
+    const identity = ownIdentity();
+    this.reaper = new Reaper(this.ctx, conn, { proc, identity });
+    this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
     const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log });
-    this.manager = new Manager(this.ctx, this.conns, this.ids, runner, () => this.stop("graceful"));
+    this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
+  }
+
+  /** A periodic task failed: an outage is waited out; a key that can never be written stops the worker. */
+  private failed(e: unknown): void {
+    if (!(e instanceof BadKeyError)) return this.ctx.outage.failed(e);
+    if (this.fatalError) return;
+    this.fatalError = e;
+    this.ctx.config.log.error(`${e.message}; stopping (the jobs this worker holds go back to their queues)`);
+    this.stop("graceful");
   }
 
   /** Resolves when the worker has stopped and unregistered; rejects if it cannot start. `beforeJobs` runs once Redis answers. */
   async run(beforeJobs?: () => Promise<void>): Promise<void> {
     await this.connect();
+    await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
     await beforeJobs?.();
     await this.start();
     const mode = await this.stopWanted;
     await this.shutdown(mode);
+    if (this.fatalError) throw this.fatalError;
   }
 
   stop(mode: StopMode = "graceful"): void {
@@ -75,19 +95,17 @@ export class Launcher {
   }
 
   private async start(): Promise<void> {
-    const { config, proc } = this.ctx;
+    const { config } = this.ctx;
     const { log } = config;
     if (config.insecureTls) log.warn("--insecure-tls: the Redis server's TLS certificate is NOT verified");
-    // Other dead processes are recovered alongside start-up (their jobs return to their queues, where the
-    // blockers see them); only --exit-on-complete must wait, or it could find the queues empty too early.
-    const sweep = this.reaper.sweepAtStart().catch((e) => this.ctx.outage.failed(e));
-    const { requeued } = await this.reaper.release(proc, config.deadJobs);
-    if (requeued > 0) log.warn(`recovered ${requeued} job(s) left by an earlier process with pid ${process.pid}`);
-    await this.heartbeat.beat();
+    // Dead processes (a predecessor with our pid among them) are recovered alongside start-up: their jobs
+    // return to their queues, where the watchers see them; only --exit-on-complete must wait, or it could
+    // find the queues empty too early.
+    const first = await this.heartbeat.beat();
+    const sweep = this.reaper.reap(first.beats, first.nowMs).catch((e) => this.failed(e));
     if (config.exitOnComplete) await sweep;
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues([...config.queues])} x${config.concurrency}`);
     this.heartbeat.start();
-    this.reaper.start();
     await this.manager.start();
     log.info(`bunworker ${VERSION} started: ${config.concurrency} slots on ${idQueues([...config.queues])}, Redis ${config.target.display}, pid ${process.pid}`);
   }
@@ -124,7 +142,6 @@ export class Launcher {
     while (!this.ctx.outage.down && this.manager.flushing && Date.now() < flushBy) await sleep(FLUSH_POLL_MS);
     this.hard.abort();
     this.heartbeat.stop();
-    this.reaper.stop();
     const final = new AbortController();
     const giveUp = setTimeout(() => final.abort(), config.commandTimeoutMs * 2);
     try {

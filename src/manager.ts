@@ -1,51 +1,86 @@
 // The slots of one worker process and everything that fills them (Sidekiq's manager):
 // 1. split the slots into --connections fetch lanes, one connection each, and give them the queue order;
-// 2. follow `<ns>queues` for dynamic lists (`*`, globs, `!skip`) once per --interval;
-// 3. keep one blocker per queue waiting while some lane is idle with a free slot (the gate), and route a job
-//    a blocker landed into a free slot, or back to its queue;
+// 2. know the queues: the list given, or for `*`, globs and `!skip` the members of `<ns>queues` (poller.ts);
+//    a queue whose key has the wrong type is skipped for a while and reported;
+// 3. while some lane is idle with a free slot (the gate), watch for work at a cost that does not grow with
+//    the number of queues (issue #10): a blocker on each of the first --blocking-queues queues, keyspace
+//    notifications when the server has them (notifier.ts), and one EXISTS over the rest every --interval;
+//    work seen wakes one idle lane, which takes the job with its own atomic script call;
 // 4. tell the launcher when, with --exit-on-complete, every queue is empty and nothing runs;
-// 5. at shutdown: quiet (no fetching, blockers closed), report when drained, abandon what still runs.
-import { Blocker, Gate } from "./blocker";
+// 5. at shutdown: quiet (no fetching, no watching), report when drained, abandon what still runs.
+import { Blocker, Gate, type Loan } from "./blocker";
 import type { WorkerContext } from "./context";
 import { Lane, type LaneListener, type QueueSource, type Slot } from "./lane";
-import { Periodic } from "./periodic";
+import { Notifier } from "./notifier";
+import { Poller } from "./poller";
 import { QueueOrder, resolveQueues, type QueueSpec } from "./queues";
 import type { RedisConn } from "./redis";
-import { retrying } from "./retry";
 import type { Runner } from "./runner";
+import type { BadKeyError } from "./scripts";
+
+/** How long a queue whose key has the wrong type is left out before it is tried again. */
+const BAD_QUEUE_PAUSE_MS = 60_000;
+
+export interface ManagerEvents {
+  /** With --exit-on-complete: every queue was empty and no job runs. */
+  complete(): void;
+  /** A key the worker must write is unusable. */
+  fatal(e: BadKeyError): void;
+}
 
 export class Manager implements LaneListener, QueueSource {
   private readonly lanes: Lane[];
   private readonly blockers = new Map<string, Blocker>();
   private readonly gate = new Gate();
-  private readonly refresh: Periodic | undefined;
+  private readonly poller: Poller;
+  private readonly notifier: Notifier;
   private order: QueueOrder;
+  private readonly badUntil = new Map<string, number>();
+  /** The lane woken for work seen, until its fetch is done: the gate stays closed meanwhile. */
+  private waking: Lane | null = null;
   private stopping = false;
 
   constructor(
     private readonly ctx: WorkerContext,
-    private readonly conns: readonly RedisConn[],
+    conns: readonly RedisConn[],
     ids: readonly string[],
     runner: Runner,
-    /** With --exit-on-complete: every queue was empty and no job runs. */
-    private readonly onComplete: () => void,
+    private readonly events: ManagerEvents,
   ) {
     const { config } = ctx;
     this.order = new QueueOrder(config.dynamicQueues ? [] : config.queues.filter((s) => !s.skip));
     const groups: Slot[][] = conns.map(() => []);
-    ids.forEach((id, i) => groups[i % conns.length]?.push({ id, job: null, fetching: false }));
+    ids.forEach((id, i) => groups[i % conns.length]?.push({ id, job: null, lent: false }));
     this.lanes = groups.map((slots, i) => new Lane(ctx, conns[i] as RedisConn, i, slots, this, runner, this));
-    if (config.dynamicQueues) this.refresh = new Periodic(config.intervalMs, () => this.refreshQueues(), (e) => ctx.outage.failed(e));
+    const conn = conns[0] as RedisConn;
+    this.poller = new Poller(ctx, conn, this.gate, {
+      refreshQueues: (known) => this.setQueues(resolveQueues([...config.queues], known)),
+      polledQueues: () => this.served().filter((q) => !this.blockers.has(q)),
+      onWork: () => this.onWork(),
+    });
+    this.notifier = new Notifier(ctx, conn, { pushed: (q) => this.pushed(q), subscribed: () => void this.poller.look().catch(() => {}) });
   }
 
   async start(): Promise<void> {
-    await this.refreshQueues();
-    this.refresh?.start();
+    const { config } = this.ctx;
+    await this.poller.refresh();
+    if (!config.exitOnComplete) {
+      this.poller.start();
+      this.followBlockers();
+      await this.notifier.start(config.notifications);
+    }
     for (const lane of this.lanes) lane.kick();
   }
 
+  /** The queues to serve now, in priority order, without those skipped for a bad key. */
+  private served(): string[] {
+    const now = Date.now();
+    return this.order.queues.map((s) => s.name).filter((q) => (this.badUntil.get(q) ?? 0) <= now);
+  }
+
   fetchOrder(): string[] {
-    return this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name);
+    const now = Date.now();
+    return this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name).filter((q) => (this.badUntil.get(q) ?? 0) <= now);
   }
 
   hold(held: boolean): void {
@@ -63,14 +98,15 @@ export class Manager implements LaneListener, QueueSource {
 
   /** Acks still to be sent (or being sent). */
   get flushing(): boolean {
-    return this.lanes.some((l) => l.working || l.pendingAcks > 0);
+    return this.lanes.some((l) => l.flushing);
   }
 
-  /** Stop fetching and waiting; lanes still acknowledge what finishes. */
+  /** Stop fetching and watching; lanes still acknowledge what finishes. */
   quiet(): void {
     this.stopping = true;
     for (const lane of this.lanes) lane.quiesce();
-    this.refresh?.stop();
+    this.poller.stop();
+    this.notifier.stop();
     for (const b of this.blockers.values()) b.stop();
   }
 
@@ -80,56 +116,78 @@ export class Manager implements LaneListener, QueueSource {
     return this.lanes.reduce((n, l) => n + l.abandonAll(reason), 0);
   }
 
-  laneChanged(): void {
+  laneChanged(lane?: Lane): void {
+    if (lane === this.waking && !lane.working) this.waking = null;
     if (this.stopping) return;
     const paused = this.lanes.some((l) => l.paused);
-    this.gate.set(!paused && this.lanes.some((l) => l.idle && l.freeSlots() > 0));
+    this.gate.set(!paused && !this.waking && this.lanes.some((l) => l.idle && l.freeSlots() > 0));
     if (paused) for (const b of this.blockers.values()) b.cancel();
-    if (this.ctx.config.exitOnComplete && this.lanes.every((l) => l.idle && l.drained)) this.onComplete();
+    if (this.ctx.config.exitOnComplete && this.lanes.every((l) => l.idle && l.drained)) this.events.complete();
   }
 
-  /** Dynamic lists (`*`, globs, `!skip`) follow `<ns>queues`; every list gets one blocker per queue. */
-  private async refreshQueues(): Promise<void> {
-    const { config } = this.ctx;
-    if (config.dynamicQueues) {
-      const conn = this.conns[0] as RedisConn;
-      const known = await retrying(() => conn.run((c) => c.smembers(config.keys.queues), "SMEMBERS"), this.ctx.outage, this.ctx.hardStop);
-      const resolved = resolveQueues([...config.queues], known);
-      if (resolved.map((s) => s.name).join(",") !== this.order.queues.map((s) => s.name).join(",")) this.order = new QueueOrder(resolved);
+  /** A lane filled every free slot: there may be more, so the other idle lanes fetch too. */
+  moreWork(): void {
+    for (const lane of this.lanes) lane.wake();
+  }
+
+  badQueues(queues: readonly string[]): void {
+    const { keys, log } = this.ctx.config;
+    for (const q of queues) {
+      if ((this.badUntil.get(q) ?? 0) > Date.now()) continue;
+      this.badUntil.set(q, Date.now() + BAD_QUEUE_PAUSE_MS);
+      log.error(`queue ${keys.queue(q)} is not a list (it holds another type): skipped for ${BAD_QUEUE_PAUSE_MS / 1000} s; fix or delete the key`);
     }
-    if (config.exitOnComplete || this.stopping) return;
-    this.followBlockers();
-    if (config.dynamicQueues) this.wakeLanes();
   }
 
+  fatal(e: BadKeyError): void {
+    this.events.fatal(e);
+  }
+
+  /** Some watched queue has a job: wake the idle lane with the most free slots, unless one is already waking. */
+  private onWork(): void {
+    if (this.stopping || this.waking) return;
+    const lane = this.lanes.filter((l) => l.idle && l.freeSlots() > 0).sort((a, b) => b.freeSlots() - a.freeSlots())[0];
+    if (!lane) return;
+    this.waking = lane;
+    this.gate.set(false);
+    lane.wake();
+  }
+
+  /** A keyspace notification: a push to some queue. One we do not know yet may be new in `<ns>queues`. */
+  private pushed(queue: string): void {
+    if (this.order.queues.some((s) => s.name === queue)) return this.onWork();
+    if (this.ctx.config.dynamicQueues) void this.poller.refresh().then(() => this.onWork(), (e) => this.ctx.outage.failed(e));
+  }
+
+  private setQueues(resolved: QueueSpec[]): void {
+    if (resolved.map((s) => s.name).join(",") === this.order.queues.map((s) => s.name).join(",")) return;
+    this.order = new QueueOrder(resolved);
+    if (!this.stopping && !this.ctx.config.exitOnComplete) this.followBlockers();
+  }
+
+  /** One blocker for each of the first --blocking-queues queues. */
   private followBlockers(): void {
-    const wanted = new Set(this.order.queues.map((s) => s.name));
+    const { config } = this.ctx;
+    const wanted = new Set(this.order.queues.slice(0, config.blockingQueues).map((s) => s.name));
     for (const [q, b] of this.blockers) if (!wanted.has(q)) b.stop(), this.blockers.delete(q);
-    const blockSeconds = () => (this.ctx.config.intervalMs / 1000) * Math.max(1, this.blockers.size);
-    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, (raw) => this.landed(q, raw), blockSeconds));
+    const host = { lend: () => this.lend(), onWork: () => this.onWork(), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
+    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, host, config.deadAfterMs / 2));
   }
 
-  /**
-   * A blocker moved one job to landing:<queue> (raw = that job, or null when its reply was lost). Start it at
-   * once in a free slot; a job whose text shows a replaced byte (not UTF-8), or one no slot can take now, goes
-   * back to the front of its queue instead, for a normal fetch (which checks the bytes) to take.
-   */
-  private landed(queue: string, raw: string | null): Promise<void> {
-    const lanes = [...this.lanes].sort((a, b) => Number(b.idle) - Number(a.idle));
-    if (raw !== null && !raw.includes("\uFFFD") && !this.stopping) {
-      for (const lane of lanes) {
-        const slot = lane.slotForLanded();
-        if (slot) {
-          // More may be waiting behind it: let the idle lanes fetch as well.
-          this.wakeLanes();
-          return lane.adopt(slot, queue, raw);
-        }
+  /** A free slot of an idle lane for a blocker's pickup; the gate closes when none is left. */
+  private lend(): Loan | undefined {
+    for (const lane of this.lanes) {
+      const slot = lane.lend();
+      if (slot) {
+        this.laneChanged();
+        return { lane, slot };
       }
     }
-    return (lanes[0] as Lane).sweep(queue).then(() => this.wakeLanes());
+    return undefined;
   }
 
-  private wakeLanes(): void {
-    for (const lane of this.lanes) lane.wake();
+  private blockerFailed(queue: string, e: unknown): void {
+    if (/WRONGTYPE/.test((e as Error).message)) this.badQueues([queue]);
+    else this.ctx.config.log.error(`waiting on queue ${queue} failed: ${(e as Error).message}`);
   }
 }

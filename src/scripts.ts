@@ -6,10 +6,10 @@ import type { RedisClient } from "bun";
 import type { FailureFields } from "./failure";
 import type { Keys } from "./keys";
 import includeRecord from "./lua/include-record.lua" with { type: "text" };
-import laneCycleLua from "./lua/lane-cycle-5.lua" with { type: "text" };
-import releaseLua from "./lua/release-6.lua" with { type: "text" };
+import laneCycleLua from "./lua/lane-cycle-6.lua" with { type: "text" };
+import releaseLua from "./lua/release-5.lua" with { type: "text" };
 import heartbeatLua from "./lua/heartbeat-4.lua" with { type: "text" };
-import unlockLua from "./lua/unlock-1.lua" with { type: "text" };
+import pickupLua from "./lua/pickup-4.lua" with { type: "text" };
 
 export interface Script {
   readonly name: string;
@@ -25,11 +25,22 @@ function script(name: string, body: string, numKeys: number, includes = ""): Scr
 }
 
 export const scripts = {
-  laneCycle: script("lane-cycle", laneCycleLua, 5, includeRecord),
-  release: script("release", releaseLua, 6, includeRecord),
+  laneCycle: script("lane-cycle", laneCycleLua, 6, includeRecord),
+  release: script("release", releaseLua, 5, includeRecord),
   heartbeat: script("heartbeat", heartbeatLua, 4),
-  unlock: script("unlock", unlockLua, 1),
+  pickup: script("pickup", pickupLua, 4, includeRecord),
 } as const;
+
+/**
+ * A script found a key it must write holding the wrong type or value, and changed nothing (issue #9). Retrying
+ * cannot help: the key must be fixed or deleted by hand.
+ */
+export class BadKeyError extends Error {
+  override name = "BadKeyError";
+  constructor(readonly key: string, readonly why: string) {
+    super(`${key} ${why}: fix or delete it`);
+  }
+}
 
 /** Runs a script; keys.length must equal script.numKeys. Server errors name the script. */
 export async function runScript<T>(client: RedisClient, s: Script, keys: string[], args: (string | number)[]): Promise<T> {
@@ -50,21 +61,17 @@ export async function runScript<T>(client: RedisClient, s: Script, keys: string[
 }
 
 function tagged(s: Script, e: unknown): unknown {
-  if (e instanceof Error && (e as { code?: string }).code === "ERR_REDIS_SERVER_ERROR") e.message = `${s.name} script: ${e.message}`;
+  if (!(e instanceof Error) || (e as { code?: string }).code !== "ERR_REDIS_SERVER_ERROR") return e;
+  const bad = /^BADKEY (\S+) (.*)$/.exec(e.message);
+  if (bad) return new BadKeyError(bad[1] as string, bad[2] as string);
+  e.message = `${s.name} script: ${e.message}`;
   return e;
 }
 
-// ---- lane-cycle-5.lua
+// ---- lane-cycle-6.lua
 
-export type Outcome = "ok" | "fail" | "bad";
-
-/** What happened in a slot since the lane's last call, in order. */
-export type SlotOp =
-  | { kind: "ack"; id: string; outcome: "ok" }
-  /** "bad": the item is not a runnable JSON object; its failure entry keeps it as a string. */
-  | { kind: "ack"; id: string; outcome: "fail" | "bad"; failure: FailureFields }
-  /** The job a blocker moved to landing:<queue> is running in slot `id`. */
-  | { kind: "claim"; id: string; queue: string };
+/** A finished job's outcome, for the lane's next call. "bad": the item is not a runnable JSON object. */
+export type SlotOp = { kind: "ack"; id: string; outcome: "ok" } | { kind: "ack"; id: string; outcome: "fail" | "bad"; failure: FailureFields };
 
 export interface CycleInput {
   proc: string;
@@ -78,8 +85,6 @@ export interface CycleInput {
   fill: readonly string[];
   /** Queues in the order this fetch visits them. */
   queues: readonly string[];
-  /** Queues whose landing list goes back to the front of the queue. */
-  sweeps: readonly string[];
 }
 
 export interface FetchedJob {
@@ -92,37 +97,36 @@ export interface FetchedJob {
 }
 
 export interface CycleResult {
-  /** resque:pause-all-workers is set: nothing was fetched. */
-  paused: boolean;
+  /** Nothing was fetched because resque:pause-all-workers is set, or this process is not registered (reaped). */
+  paused: false | "pause-all-workers" | "unregistered";
   jobs: FetchedJob[];
+  /** Queues whose key holds another type than a list: skipped. */
+  badQueues: string[];
 }
 
 function pushOp(args: (string | number)[], op: SlotOp): void {
-  if (op.kind === "claim") args.push("claim", op.id, op.queue, "", "", "");
-  else if (op.outcome === "ok") args.push("ack", op.id, "ok", "", "", "");
-  else {
-    const f = op.failure;
-    args.push("ack", op.id, op.outcome, JSON.stringify(f.exception), JSON.stringify(f.error), JSON.stringify(f.backtrace));
-  }
+  if (op.outcome === "ok") args.push(op.id, "ok", "", "", "");
+  else args.push(op.id, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
 }
 
 export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): Promise<CycleResult> {
-  const args: (string | number)[] = [keys.workerPrefix, keys.processedPrefix, keys.failedPrefix, keys.queuePrefix, keys.landingPrefix(input.proc),
-    input.runAt, input.failedAt, input.lane, input.call, input.ops.length, input.fill.length, input.queues.length, input.sweeps.length];
+  const args: (string | number)[] = [keys.workerPrefix, keys.processedPrefix, keys.failedPrefix, keys.queuePrefix,
+    input.runAt, input.failedAt, input.lane, input.call, input.ops.length, input.fill.length, input.queues.length, input.proc];
   for (const op of input.ops) pushOp(args, op);
-  args.push(...input.fill, ...input.queues, ...input.sweeps);
+  args.push(...input.fill, ...input.queues);
   const reply = await runScript<(string | number)[]>(c, scripts.laneCycle,
-    [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause], args);
+    [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause, keys.beats], args);
   const n = Number(reply[1]);
   const jobs: FetchedJob[] = new Array(n);
   for (let k = 0; k < n; k++) {
     const at = 2 + k * 4;
     jobs[k] = { slot: Number(reply[at]) - 1, queue: String(reply[at + 1]), notUtf8: reply[at + 2] === "u", raw: String(reply[at + 3]) };
   }
-  return { paused: Number(reply[0]) === 1, jobs };
+  const paused = Number(reply[0]) === 1 ? "pause-all-workers" : Number(reply[0]) === 2 ? "unregistered" : false;
+  return { paused, jobs, badQueues: reply.slice(2 + n * 4).map(String) };
 }
 
-// ---- release-6.lua
+// ---- release-5.lua
 
 export interface ReleaseInput {
   proc: string;
@@ -131,12 +135,19 @@ export interface ReleaseInput {
   failedAt: string;
 }
 
-export async function releaseProcess(c: RedisClient, keys: Keys, input: ReleaseInput): Promise<{ requeued: number; failed: number }> {
-  const [requeued, failed] = await runScript<[number, number]>(c, scripts.release,
-    [keys.lanes(input.proc), keys.landings(input.proc), keys.workers, keys.heartbeats, keys.processes, keys.beats],
+export interface Released {
+  requeued: number;
+  failed: number;
+  /** Worker ids unregistered: 0 when the process had already been released. */
+  unregistered: number;
+}
+
+export async function releaseProcess(c: RedisClient, keys: Keys, input: ReleaseInput): Promise<Released> {
+  const [requeued, failed, unregistered] = await runScript<[number, number, number]>(c, scripts.release,
+    [keys.lanes(input.proc), keys.workers, keys.heartbeats, keys.processes, keys.beats],
     [input.proc, input.mode, keys.queuePrefix, keys.workerPrefix, keys.startedSuffix, keys.processedPrefix, keys.failedPrefix,
-      keys.landingPrefix(input.proc), keys.failed, input.failedAt]);
-  return { requeued, failed };
+      keys.failed, input.failedAt]);
+  return { requeued, failed, unregistered };
 }
 
 // ---- heartbeat-4.lua
@@ -148,17 +159,52 @@ export interface HeartbeatInput {
   heartbeatAt: string;
   /** worker:<id>:started value, written only for ids that are (re-)registered. */
   startedAt: string;
+  /** This process's liveness identity (identity.ts), stored with its beat. */
+  identity: string;
 }
 
-/** Resolves to the number of ids that were not registered. */
-export function heartbeat(c: RedisClient, keys: Keys, input: HeartbeatInput): Promise<number> {
-  return runScript<number>(c, scripts.heartbeat, [keys.workers, keys.heartbeats, keys.processes, keys.beats],
-    [input.proc, input.heartbeatAt, input.startedAt, keys.workerPrefix, keys.startedSuffix, JSON.stringify(input.ids), ...input.ids]);
+export interface HeartbeatResult {
+  /** Ids that were not registered (all of them at the first beat). */
+  added: number;
+  /** The Redis clock, in ms. */
+  nowMs: number;
+  /** Every process's beat value, ours included: "<ms>|<identity>". */
+  beats: Record<string, string>;
 }
 
-// ---- unlock-1.lua
+export async function heartbeat(c: RedisClient, keys: Keys, input: HeartbeatInput): Promise<HeartbeatResult> {
+  const reply = await runScript<(string | number)[]>(c, scripts.heartbeat, [keys.workers, keys.heartbeats, keys.processes, keys.beats],
+    [input.proc, input.heartbeatAt, input.startedAt, keys.workerPrefix, keys.startedSuffix, input.identity, JSON.stringify(input.ids), ...input.ids]);
+  const beats: Record<string, string> = {};
+  for (let k = 2; k + 1 < reply.length; k += 2) beats[String(reply[k])] = String(reply[k + 1]);
+  return { added: Number(reply[0]), nowMs: Number(reply[1]), beats };
+}
 
-/** Deletes the prune lock only if `owner` still holds it; resolves to 1 if it did. */
-export function unlock(c: RedisClient, lockKey: string, owner: string): Promise<number> {
-  return runScript<number>(c, scripts.unlock, [lockKey], [owner]);
+// ---- pickup-4.lua
+
+export interface PickupInput {
+  proc: string;
+  queue: string;
+  /** The worker id of the borrowed slot. */
+  id: string;
+  runAt: string;
+}
+
+export interface PickedJob {
+  notUtf8: boolean;
+  raw: string;
+  /** The queue still has jobs: the lanes should fetch. */
+  more: boolean;
+}
+
+/**
+ * Sends the pickup now (in the caller's tick, so it is pipelined behind a command sent just before). Resolves
+ * to the job taken, null when the queue was empty, or "skip" when it has jobs this pickup could not take.
+ */
+export async function pickup(c: RedisClient, keys: Keys, input: PickupInput): Promise<PickedJob | null | "skip"> {
+  const reply = await runScript<(string | number)[]>(c, scripts.pickup, [keys.queue(input.queue), keys.worker(input.id), keys.beats, keys.pause],
+    [input.proc, input.runAt, input.queue]);
+  if (reply.length === 0) return null;
+  if (reply[0] === "skip") return "skip";
+  return { notUtf8: reply[0] === "u", raw: String(reply[1]), more: Number(reply[2]) === 1 };
 }

@@ -48,6 +48,17 @@ export interface Settings {
   deadAfter: number;
   /** Seconds a Redis command may take before the connection is treated as stalled. Default 10. */
   commandTimeout: number;
+  /**
+   * How many of the highest-priority queues get a blocking wait of their own (one Redis connection each) for
+   * sub-millisecond pickup; the rest are watched through keyspace notifications or one EXISTS per --interval.
+   * Default 3.
+   */
+  blockingQueues: number;
+  /**
+   * Keyspace notifications for sub-millisecond pickup on every queue: "auto" uses them when the server's
+   * notify-keyspace-events has E and l (or A); "enable" adds "El" to the server's setting; "off". Default auto.
+   */
+  keyspaceNotifications: "auto" | "enable" | "off";
 }
 
 export function defaultUri(env: Record<string, string | undefined>): string {
@@ -78,28 +89,68 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     heartbeatInterval: 15,
     deadAfter: 60,
     commandTimeout: 10,
+    blockingQueues: 3,
+    keyspaceNotifications: "auto",
   };
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ["silent", "error", "warn", "info", "debug", "trace"];
 
-function positive(flag: string, v: number, min: number): void {
+export type DurationSetting = "interval" | "shutdownTimeout" | "jobTimeout" | "heartbeatInterval" | "deadAfter" | "commandTimeout";
+
+export interface DurationLimit {
+  flag: string;
+  /** Seconds. */
+  max: number;
+  /** The maximum in words, for the flag help and the error. */
+  words: string;
+}
+
+// JS timers fire at once (after ~1 ms) for any delay above 2^31-1 ms, so every duration is bounded below that.
+// Only --job-timeout gets the whole range (a job may legitimately run for weeks); the others are bounded where a
+// larger value can only be a mistake, and where the code multiplies them (the blocking wait adds
+// --command-timeout, release waits 3 x --command-timeout, the reaper runs every 2 x --heartbeat-interval).
+export const DURATION_LIMITS: Readonly<Record<DurationSetting, DurationLimit>> = {
+  interval: { flag: "interval", max: 300, words: "5 minutes" },
+  shutdownTimeout: { flag: "shutdown-timeout", max: 86_400, words: "1 day" },
+  jobTimeout: { flag: "job-timeout", max: 2_147_483, words: "24.8 days" },
+  heartbeatInterval: { flag: "heartbeat-interval", max: 3600, words: "1 hour" },
+  deadAfter: { flag: "dead-after", max: 86_400, words: "1 day" },
+  commandTimeout: { flag: "command-timeout", max: 3600, words: "1 hour" },
+};
+
+function duration(s: Settings, key: DurationSetting, min: number): void {
+  const v = s[key];
+  const { flag, max, words } = DURATION_LIMITS[key];
   if (!Number.isFinite(v) || v < min) throw new SettingsError(`--${flag} must be a number >= ${min}, got ${v}`);
+  if (v > max) throw new SettingsError(`--${flag} must be at most ${max} (${words}), got ${v}`);
+}
+
+/**
+ * Every URI must start with `scheme://`: only then can redact() (uri.ts) find and hide the password, so a
+ * value without one is refused here without echoing what may be a password (`user:pw@host`, `:pw@host`).
+ */
+export function checkUriShape(uri: string): void {
+  if (/^[a-z+]+:\/\//i.test(uri)) return;
+  const at = uri.lastIndexOf("@");
+  const shown = at < 0 ? "" : `, got "***${uri.slice(at)}"`;
+  throw new SettingsError(`--uri must start with redis://, rediss:// or unix:// (e.g. redis://:password@host:6379/0)${shown}`);
 }
 
 /** Throws SettingsError naming the first bad setting; returns the parsed queue list. */
 export function validate(s: Settings): QueueSpec[] {
   if (s.queues.length === 0) throw new SettingsError("--queues is required (e.g. --queues=high,low)");
   const specs = parseQueues(s.queues);
-  positive("interval", s.interval, 0.01);
+  duration(s, "interval", 0.01);
   if (!Number.isInteger(s.concurrency) || s.concurrency < 1) throw new SettingsError(`--concurrency must be an integer >= 1, got ${s.concurrency}`);
   if (!Number.isInteger(s.connections) || s.connections < 1) throw new SettingsError(`--connections must be an integer >= 1, got ${s.connections}`);
   if (s.processes !== "auto" && (!Number.isInteger(s.processes) || s.processes < 1)) throw new SettingsError(`--processes must be an integer >= 1 or "auto", got ${s.processes}`);
-  positive("shutdown-timeout", s.shutdownTimeout, 0);
-  positive("job-timeout", s.jobTimeout, 0);
-  positive("heartbeat-interval", s.heartbeatInterval, 0.05);
-  positive("dead-after", s.deadAfter, s.heartbeatInterval * 2);
-  positive("command-timeout", s.commandTimeout, 0.05);
+  duration(s, "shutdownTimeout", 0);
+  duration(s, "jobTimeout", 0);
+  duration(s, "heartbeatInterval", 0.05);
+  duration(s, "deadAfter", s.heartbeatInterval * 2);
+  duration(s, "commandTimeout", 0.05);
+  checkUriShape(s.uri);
   if (!LOG_LEVELS.includes(s.logLevel)) throw new SettingsError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${s.logLevel}`);
   if (s.logFormat !== "pretty" && s.logFormat !== "json") throw new SettingsError(`--log-format must be pretty or json, got ${s.logFormat}`);
   if (s.deadJobs !== "requeue" && s.deadJobs !== "fail") throw new SettingsError(`--dead-jobs must be requeue or fail, got ${s.deadJobs}`);

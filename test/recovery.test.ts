@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
 import type { RedisClient } from "bun";
+import { encodeIdentity, ownIdentity, readProcStat } from "../src/identity";
 import { makeKeys } from "../src/keys";
 import { REDIS_URL, client, isolate, waitFor } from "./helpers/redis";
 import { registryWith, startWorker } from "./helpers/in-process";
@@ -16,11 +17,11 @@ isolate((client, namespace) => {
 const host = hostname().replace(/:/g, "_");
 
 /** What a killed bunworker process leaves in Redis: registry entry, beat, registration and one in-flight job. */
-async function plantProcess(proc: string, beatMs: number, job: string, queue = "rec") {
+async function plantProcess(proc: string, beatMs: number, job: string, queue = "rec", identity = "") {
   const k = makeKeys(ns);
   const id = `${proc}:${queue}:0`;
   await c.hset(k.processes, proc, JSON.stringify([id]));
-  await c.hset(k.beats, proc, String(beatMs));
+  await c.hset(k.beats, proc, identity ? `${beatMs}|${identity}` : String(beatMs));
   await c.sadd(k.workers, id);
   // worker:<id> is both Resque's "working on" state and our in-flight record
   await c.set(k.worker(id), `{"queue":"${queue}","run_at":"2026-11-27T10:00:00Z","payload":${job}}`);
@@ -45,20 +46,51 @@ describe("dead workers", () => {
     expect(await c.scard(`${ns}workers`)).toBe(2);
     const b = spawnWorker(args);
     await waitFor(async () => (await c.llen(`${ns}test:started`)) === 2, 10_000, "victim to run again");
-    expect(b.output()).toContain(`worker process ${host}:${a.pid} is dead: 1 job(s) back to their queues`);
+    expect(b.output()).toMatch(new RegExp(`worker process ${host}:${a.pid}:\\w+ is dead: 1 job\\(s\\) back to their queues`));
     const ids = await c.smembers(`${ns}workers`);
     expect(ids.every((id) => id.startsWith(`${host}:${b.pid}:`))).toBe(true);
     b.signal("SIGTERM");
     expect(await b.exited).toBe(0);
   });
 
-  test("a predecessor that had our own pid (containers reuse pids) is recovered at start-up", async () => {
-    await plantProcess(`${host}:${process.pid}`, 0, '{"class":"J","args":["mine"]}');
+  test("a predecessor that had our own pid (containers reuse pids) is recovered at start-up, even with a fresh beat", async () => {
+    const me = ownIdentity();
+    const predecessor = encodeIdentity({ ...me, start: String(Number(me.start) - 1) });
+    await plantProcess(`${host}:${process.pid}:old`, await redisNowMs(), '{"class":"J","args":["mine"]}', "rec", predecessor);
     const ran: string[] = [];
     const w = startWorker(registryWith({ J: (_q: string, t: string) => void ran.push(t) }), { namespace: ns, queues: ["rec"], exitOnComplete: true });
     await w.done;
     expect(ran).toEqual(["mine"]);
-    expect(w.logs.join("\n")).toContain(`recovered 1 job(s) left by an earlier process with pid ${process.pid}`);
+    expect(w.logs.join("\n")).toContain(`worker process ${host}:${process.pid}:old is dead: 1 job(s) back to their queues`);
+  });
+
+  test("a live process with our hostname and pid in another pid namespace (another container) is left alone", async () => {
+    const twin = encodeIdentity({ ...ownIdentity(), pidns: "pid:[1]" });
+    const id = await plantProcess(`${host}:${process.pid}:twin`, await redisNowMs(), '{"class":"J","args":["twin\'s"]}', "rec", twin);
+    const w = startWorker(registryWith({}), { namespace: ns, queues: ["rec"], exitOnComplete: true });
+    await w.done;
+    expect(await c.sismember(`${ns}workers`, id)).toBe(true);
+    expect(await c.get(`${ns}worker:${id}`)).toContain("twin's");
+    expect(await c.llen(`${ns}queue:rec`)).toBe(0);
+  });
+
+  test("a dead process that is still a zombie is dead: its job is recovered at once", async () => {
+    // sh starts `sleep 0.05` in the background, then becomes `sleep 30`, which never reaps it: a zombie.
+    const parent = Bun.spawn(["sh", "-c", "sleep 0.05 & echo $!; exec sleep 30"], { stdout: "pipe" });
+    try {
+      const { value } = await parent.stdout.getReader().read();
+      const zombie = Number(new TextDecoder().decode(value).trim());
+      const stat = await waitFor(() => (readProcStat(zombie)?.state === "Z" ? readProcStat(zombie) : null), 5000, "the zombie");
+      const identity = encodeIdentity({ ...ownIdentity(), pid: zombie, start: stat.start });
+      await plantProcess(`${host}:${zombie}:z`, await redisNowMs(), '{"class":"J","args":["zombie\'s"]}', "rec", identity);
+      const ran: string[] = [];
+      const w = startWorker(registryWith({ J: (_q: string, t: string) => void ran.push(t) }), { namespace: ns, queues: ["rec"], exitOnComplete: true });
+      await w.done;
+      expect(ran).toEqual(["zombie's"]);
+    } finally {
+      parent.kill("SIGKILL");
+      await parent.exited;
+    }
   });
 
   test("another host's worker with a stale beat is unregistered and its job requeued", async () => {
@@ -124,8 +156,8 @@ describe("registration", () => {
   });
 });
 
-describe("the prune lock", () => {
-  test("start-up recovery waits briefly for a prune lock held by another worker, recovers anyway, and leaves that lock alone", async () => {
+describe("Resque's prune lock", () => {
+  test("a prune lock held by a Ruby worker does not delay recovery, and is left alone", async () => {
     await plantProcess("otherhost:4245", 0, '{"class":"J","args":["locked"]}');
     await c.set(`${ns}pruning_dead_workers_in_progress`, "a-ruby-worker", "EX", 60);
     const ran: string[] = [];
@@ -135,7 +167,7 @@ describe("the prune lock", () => {
     expect(await c.get(`${ns}pruning_dead_workers_in_progress`)).toBe("a-ruby-worker");
   });
 
-  test("a free prune lock is taken for the sweep and released after it", async () => {
+  test("recovery never takes Resque's prune lock, so Ruby workers can always prune", async () => {
     await plantProcess("otherhost:4246", 0, '{"class":"J","args":["free"]}');
     const w = startWorker(registryWith({ J: () => {} }), { namespace: ns, queues: ["rec"], exitOnComplete: true });
     await w.done;

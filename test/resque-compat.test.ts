@@ -20,7 +20,8 @@ describe("registration", () => {
     await waitFor(async () => (await c.scard(`${ns}workers`)) === 3, 5000, "3 registered workers");
     const ids = (await c.smembers(`${ns}workers`)).sort();
     const host = hostname().replace(/:/g, "_");
-    expect(ids).toEqual([0, 1, 2].map((i) => `${host}:${process.pid}:high,low:${i}`));
+    // host:pid:queues:slot.instance: the instance id keeps two processes with equal host and pid apart (issue #9)
+    expect(ids.map((id) => id.replace(/\.\w+$/, ""))).toEqual([0, 1, 2].map((i) => `${host}:${process.pid}:high,low:${i}`));
     for (const id of ids) {
       // Ruby's Time.now.to_s
       expect(await c.get(`${ns}worker:${id}:started`)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}$/);
@@ -93,7 +94,7 @@ describe("failure entries", () => {
     expect(Array.isArray(parsed.backtrace)).toBe(true);
     expect(parsed.backtrace.length).toBeGreaterThan(0);
     expect(parsed.backtrace.every((l: unknown) => typeof l === "string")).toBe(true);
-    expect(parsed.worker).toMatch(new RegExp(`:${process.pid}:pay:0$`));
+    expect(parsed.worker).toMatch(new RegExp(`:${process.pid}:pay:0\\.\\w+$`));
     expect(parsed.queue).toBe("pay");
   });
 
@@ -118,7 +119,9 @@ describe("failure entries", () => {
     expect(ran).toEqual(["sentinel"]);
     const failures = ((await c.lrange(`${ns}failed`, 0, -1)) as string[]).map((e) => JSON.parse(e));
     expect(failures.length).toBe(items.length);
-    const kept = failures.map((f) => (typeof f.payload === "string" ? f.payload : JSON.stringify(f.payload)));
+    // each keeps the raw item as the one argument of a job Resque's tools can show and retry (issue #9)
+    expect(failures.every((f) => f.payload.class === "Bunworker::MalformedPayload")).toBe(true);
+    const kept = failures.map((f) => f.payload.args[0]);
     expect(kept.sort()).toEqual([...items].sort());
     for (const f of failures) expect(f.exception).toBe("MalformedPayloadError");
     expect(await c.get(`${ns}stat:processed`)).toBe(String(items.length + 1));
@@ -198,7 +201,7 @@ describe("pause", () => {
     const w = startWorker(registryWith({ J: (_q: string, t: string) => void ran.push(t) }), { namespace: ns, queues: ["p"], heartbeatInterval: 0.1 });
     await waitFor(async () => (await c.scard(`${ns}workers`)) > 0, 5000, "registration");
     await push("p", '{"class":"J","args":["held"]}');
-    const proc = `${hostname().replace(/:/g, "_")}:${process.pid}`;
+    const proc = await waitFor(async () => Object.keys(await c.hgetall(`${ns}bunworker:beats`)).find((p) => p.startsWith(`${hostname().replace(/:/g, "_")}:${process.pid}:`)), 5000, "our beat");
     const beat = await c.hget(`${ns}bunworker:beats`, proc);
     await waitFor(async () => (await c.hget(`${ns}bunworker:beats`, proc)) !== beat, 5000, "a heartbeat");
     await waitFor(async () => (await c.hget(`${ns}bunworker:beats`, proc)) !== beat, 5000, "another heartbeat");
@@ -229,7 +232,7 @@ describe("an idle worker (blocking wait, no polling)", () => {
     expect(JSON.parse(states[0] as string)).toMatchObject({ queue: "c", payload: { class: "Hold", args: ["pushed-later"] } });
     release();
     await waitFor(async () => (await c.get(`${ns}stat:processed`)) === "1", 5000, "the ack");
-    expect((await c.keys(`${ns}bunworker:landing:*`)).length).toBe(0);
+    expect((await c.keys(`${ns}bunworker:*`)).filter((k) => !/bunworker:(processes|beats|lanes:)/.test(k))).toEqual([]);
     w.launcher.stop();
     await w.done;
     expect(ran).toEqual(["pushed-later"]);

@@ -16,25 +16,29 @@ const proc = "host:1";
 
 type Reply = (string | number)[];
 let call = 0;
-beforeEach(() => (call = 0));
+beforeEach(async () => {
+  call = 0;
+  await c.hset(k.beats, proc, "1"); // registered: a lane fetches only for a registered process
+});
 /** The script's reply as it travels: paused, n, then slot (1-based), queue, flag, raw per job. */
-const flat = (r: CycleResult): Reply => [r.paused ? 1 : 0, r.jobs.length, ...r.jobs.flatMap((j) => [j.slot + 1, j.queue, j.notUtf8 ? "u" : "", j.raw])];
+const flat = (r: CycleResult): Reply => [r.paused === "pause-all-workers" ? 1 : r.paused ? 2 : 0, r.jobs.length, ...r.jobs.flatMap((j) => [j.slot + 1, j.queue, j.notUtf8 ? "u" : "", j.raw])];
 /** One cycle call; `again` resends the previous call number, as the lane does after a lost reply. */
-async function cycle(ops: SlotOp[], fetch: string[], queues: string[], again = false, sweeps: string[] = []): Promise<Reply> {
+async function cycle(ops: SlotOp[], fetch: string[], queues: string[], again = false): Promise<Reply> {
   if (!again) call++;
-  return flat(await laneCycle(c, k, { proc, lane: 0, call, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC", ops, fill: fetch, queues, sweeps }));
+  return flat(await laneCycle(c, k, { proc, lane: 0, call, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC", ops, fill: fetch, queues }));
 }
 const ack = (id: string, outcome: "ok" | "fail" | "bad" = "ok", exception = "E", error = "m"): SlotOp =>
   outcome === "ok" ? { kind: "ack", id, outcome } : { kind: "ack", id, outcome, failure: { exception, error, backtrace: [] } };
-const claim = (id: string, queue: string): SlotOp => ({ kind: "claim", id, queue });
 const release = async (mode: "requeue" | "fail") => {
   const r = await releaseProcess(c, k, { proc, mode, failedAt: "2026/11/27 10:00:00 UTC" });
   return [r.requeued, r.failed];
 };
+/** A malformed item's failure payload: a job Resque's tools can show and retry, the item as its one argument. */
+const wrapped = (stored: string) => `{"class":"Bunworker::MalformedPayload","args":[${stored}]}`;
 const J1 = '{"class":"A","args":[1]}';
 const J2 = '{"class":"A","args":[2]}';
 
-describe("lane-cycle-5.lua", () => {
+describe("lane-cycle-6.lua", () => {
   test("a fetched job is Resque's worker state, which is also the in-flight record", async () => {
     await c.send("RPUSH", [k.queue("q"), J1]);
     expect(await cycle([], ["w:0"], ["q"])).toEqual([0, 1, 1, "q", "", J1]);
@@ -70,38 +74,12 @@ describe("lane-cycle-5.lua", () => {
     expect(await c.llen(k.queue("q"))).toBe(1);
   });
 
-  test("queue order is priority; a fetch never takes from landing lists", async () => {
+  test("queue order is priority", async () => {
     await c.send("RPUSH", [k.queue("high"), "h1"]);
     await c.send("RPUSH", [k.queue("low"), "l1"]);
-    await c.send("RPUSH", [k.landing(proc, "low"), "landed"]);
     const r = await cycle([], ["w:0", "w:1", "w:2"], ["high", "low"]);
     expect(r[1]).toBe(2);
     expect([r[5], r[9]]).toEqual(["h1", "l1"]);
-    expect(await c.lrange(k.landing(proc, "low"), 0, -1)).toEqual(["landed"]);
-  });
-
-  test("a claim makes the landed job (already running) its slot's state; operations apply in their order", async () => {
-    // the claimed job finished at once: claim, then its ack, in one call
-    await c.send("RPUSH", [k.landing(proc, "q"), J1]);
-    await cycle([claim("w:0", "q"), ack("w:0")], [], []);
-    expect(await c.llen(k.landing(proc, "q"))).toBe(0);
-    expect(await c.get(k.processed)).toBe("1");
-    expect(await c.get(k.worker("w:0"))).toBeNull();
-    // the slot's previous job finished, then a landed job was started in it: the new state must survive
-    await c.send("RPUSH", [k.queue("q"), J1]);
-    await cycle([], ["w:1"], ["q"]);
-    await c.send("RPUSH", [k.landing(proc, "q"), J2]);
-    await cycle([ack("w:1"), claim("w:1", "q")], [], []);
-    expect(await c.get(k.processed)).toBe("2");
-    expect(await c.get(k.worker("w:1"))).toBe(`{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J2}}`);
-  });
-
-  test("a sweep hands a landing list back to the front of its queue, in order", async () => {
-    await c.send("RPUSH", [k.queue("q"), "later"]);
-    await c.send("RPUSH", [k.landing(proc, "q"), "first", "second"]);
-    await cycle([], [], [], false, ["q"]);
-    expect(await c.lrange(k.queue("q"), 0, -1)).toEqual(["first", "second", "later"]);
-    expect(await c.exists(k.landing(proc, "q"))).toBe(false);
   });
 
   test("pause-all-workers (any case, any spaces) stops fetching but not acking", async () => {
@@ -114,7 +92,7 @@ describe("lane-cycle-5.lua", () => {
     expect(await c.get(k.worker("w:0"))).toBeNull();
   });
 
-  test("failure entries keep the payload bytes; an item that is not an object is kept as a string", async () => {
+  test("failure entries keep the payload bytes; an item that is not a runnable object is kept as a string inside a job Resque's tools can show and retry", async () => {
     await c.send("RPUSH", [k.queue("q"), '{"class":"X","args":[1.0]}', "not json", Buffer.from([0x7b, 0xff, 0x7d]) as unknown as string]);
     const r = await cycle([], ["w:0", "w:1", "w:2"], ["q"]);
     expect([r[4], r[8], r[12]]).toEqual(["", "", "u"]);
@@ -123,8 +101,8 @@ describe("lane-cycle-5.lua", () => {
     await cycle([ack("w:0", "fail"), ack("w:1", "bad"), ack("w:2", "bad")], [], []);
     expect(await c.lrange(k.failed, 0, -1)).toEqual([
       `{"failed_at":"2026/11/27 10:00:00 UTC","payload":{"class":"X","args":[1.0]}${tail("w:0")}`,
-      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":"not json"${tail("w:1")}`,
-      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":"{\\u00ff}"${tail("w:2")}`,
+      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":${wrapped('"not json"')}${tail("w:1")}`,
+      `{"failed_at":"2026/11/27 10:00:00 UTC","payload":${wrapped('"{\\u00ff}"')}${tail("w:2")}`,
     ]);
     expect(await c.get(k.failedCount)).toBe("3");
     expect(await c.get(k.processed)).toBe("3");
@@ -141,16 +119,13 @@ describe("release-6.lua", () => {
     }
   }
 
-  test("running jobs and landed jobs go back to the front of their queues, in order; a second run finds nothing", async () => {
-    await register(["host:1:q:0"]);
-    const [a, b, cc, later] = ["a", "b", "c", "later"].map((t) => `{"class":"J","args":["${t}"]}`) as [string, string, string, string];
-    await c.send("RPUSH", [k.queue("q"), a, b, cc, later]);
-    await cycle([], ["host:1:q:0"], ["q"]);
-    await c.send("LMOVE", [k.queue("q"), k.landing(proc, "q"), "LEFT", "RIGHT"]);
-    await c.send("LMOVE", [k.queue("q"), k.landing(proc, "q"), "LEFT", "RIGHT"]);
-    await c.sadd(k.landings(proc), "q");
-    expect(await release("requeue")).toEqual([3, 0]);
-    expect(await c.lrange(k.queue("q"), 0, -1)).toEqual([a, b, cc, later]);
+  test("running jobs go back to the front of their queues, in order; a second run finds nothing", async () => {
+    await register(["host:1:q:0", "host:1:q:1"]);
+    const [a, b, later] = ["a", "b", "later"].map((t) => `{"class":"J","args":["${t}"]}`) as [string, string, string];
+    await c.send("RPUSH", [k.queue("q"), a, b, later]);
+    await cycle([], ["host:1:q:1", "host:1:q:0"], ["q"]);
+    expect(await release("requeue")).toEqual([2, 0]);
+    expect(await c.lrange(k.queue("q"), 0, -1)).toEqual([a, b, later]);
     expect(await release("requeue")).toEqual([0, 0]);
   });
 
@@ -176,7 +151,7 @@ describe("release-6.lua", () => {
     await c.send("RPUSH", [k.queue("q"), "not json"]);
     await cycle([], ["host:1:q:0"], ["q"]);
     expect(await release("requeue")).toEqual([0, 1]);
-    expect(JSON.parse((await c.lindex(k.failed, 0)) as string)).toMatchObject({ payload: "not json", exception: "MalformedPayloadError" });
+    expect(JSON.parse((await c.lindex(k.failed, 0)) as string)).toMatchObject({ payload: { class: "Bunworker::MalformedPayload", args: ["not json"] }, exception: "MalformedPayloadError" });
     expect(await c.llen(k.queue("q"))).toBe(0);
   });
 });

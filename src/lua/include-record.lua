@@ -4,12 +4,18 @@
   utf8ok(s): false when s is not valid UTF-8 (such bytes would make Ruby's JSON parser raise).
   payloadJson(raw, asString): the payload as stored: the raw bytes themselves, or, for an item that cannot be
     embedded as JSON, a JSON string of it (bytes that are not UTF-8 as \u00XX, so nothing is lost).
-  state(queue, runAt, payload): the worker:<id> value, Resque's {"queue","run_at","payload"}. It is also our
-    in-flight record: the job leaves it only in the script that writes the job's outcome.
-  unstate(v): queue, payload of a state written by state() (run_at is always 20 characters).
+  state(queue, runAt, payload) lives in lane-cycle: the worker:<id> value, Resque's {"queue","run_at","payload"}.
+    It is also our in-flight record: the job leaves it only in the script that writes the job's outcome.
+  unstate(v): queue, payload of such a state (run_at is always 20 characters); nil for anything else.
+  malformed(payload): the failure payload of an item that is not a runnable job: a job Resque's tools can
+    show and retry, {"class":"Bunworker::MalformedPayload","args":[<the item as a JSON string>]} (issue #9).
   failureEntry(failedAt, payload, exception, error, backtrace, worker, queue): a `failed` list entry in
     Resque's key order. exception, error and backtrace come already JSON-encoded; the one builder of the
     entry, for the lane's failed jobs and for a dead process's running jobs alike.
+  strings(keys): MGET of keys, checked to be strings or missing; returns values, or nil and the first key
+    that holds another type (MGET answers nil for those, so EXISTS tells them apart).
+  counter(v): v is an integer INCRBY accepts and can add to without overflow.
+  many(cmd, list): one command for many arguments, below Lua's unpack limit.
 ]]
 local function jstr(s)
   return '"' .. string.gsub(s, '[%c"\\]', function(c)
@@ -33,10 +39,41 @@ local function payloadJson(raw, asString)
   return (string.gsub(s, '[\128-\255]', function(c) return string.format('\\u%04x', string.byte(c)) end))
 end
 local function unstate(v)
+  if string.sub(v, 1, 10) ~= '{"queue":"' or string.byte(v, -1) ~= 125 then return nil end
   local at = string.find(v, ',"run_at":"', 10, true)
-  return cjson.decode(string.sub(v, 10, at - 1)), string.sub(v, at + 43, -2)
+  if not at or at + 43 > #v then return nil end
+  local ok, queue = pcall(cjson.decode, string.sub(v, 10, at - 1))
+  if not ok or type(queue) ~= 'string' then return nil end
+  return queue, string.sub(v, at + 43, -2)
+end
+local function malformed(payload)
+  if string.byte(payload, 1) ~= 34 then payload = payloadJson(payload, true) end
+  return '{"class":"Bunworker::MalformedPayload","args":[' .. payload .. ']}'
 end
 local function failureEntry(failedAt, payload, exception, error, backtrace, worker, queue)
   return '{"failed_at":"' .. failedAt .. '","payload":' .. payload .. ',"exception":' .. exception .. ',"error":' .. error ..
     ',"backtrace":' .. backtrace .. ',"worker":' .. jstr(worker) .. ',"queue":' .. jstr(queue) .. '}'
+end
+local function strings(keys)
+  local vals, found, n = {}, 0, #keys
+  for from = 1, n, 1000 do
+    local to = math.min(n, from + 999)
+    local got = redis.call('MGET', unpack(keys, from, to))
+    for i = 1, to - from + 1 do
+      vals[from + i - 1] = got[i] or nil
+      if got[i] then found = found + 1 end
+    end
+    found = found - redis.call('EXISTS', unpack(keys, from, to))
+  end
+  if found == 0 then return vals end
+  for i = 1, n do
+    if not vals[i] and redis.call('EXISTS', keys[i]) == 1 then return nil, keys[i] end
+  end
+  return vals
+end
+local function counter(v)
+  return #v <= 18 and (v == '0' or string.match(v, '^%-?[1-9]%d*$') ~= nil)
+end
+local function many(cmd, list)
+  for from = 1, #list, 1000 do redis.call(cmd, unpack(list, from, math.min(#list, from + 999))) end
 end

@@ -1,0 +1,185 @@
+--[[
+  One round trip of a fetch lane, atomically: apply the acks since the last call (in their order), then fetch
+  jobs for free slots. A job is always in its queue or in worker:<id> (Resque's own worker state, which doubles
+  as our in-flight record), never only in the worker's memory. Each call carries the lane's call number: a
+  call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it returns the
+  jobs it had fetched, whose states this lane alone writes.
+  All or nothing (issue #9): every key it writes is checked before the first write; a call that cannot apply
+  returns an error naming the key ("BADKEY <key> <why>") and changes nothing. A queue of the wrong type is
+  skipped (LPOP fails before it changes anything) and named in the reply.
+  scripts.ts (laneCycle) alone knows this layout.
+
+  It fetches nothing for a process that is not registered (reaped while it was frozen): what it took would
+  have no owner anyone could recover; its heartbeat registers it again within one interval.
+
+  KEYS[1] this process's lanes hash (field = lane, value = number of its last applied call)
+  KEYS[2] stat:processed     KEYS[3] stat:failed     KEYS[4] failed     KEYS[5] pause-all-workers
+  KEYS[6] bunworker:beats (field = process: it is registered)
+  ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
+  ARGV[4] prefix of queue:<q>          ARGV[5] run_at for new jobs             ARGV[6] failed_at for failures
+  ARGV[7] lane   ARGV[8] call number   ARGV[9] A = acks   ARGV[10] F = slots to fill   ARGV[11] Q = queues
+  ARGV[12] process ("host:pid:instance")
+  then A groups of 5, in the order they happened: worker id, outcome ("ok" | "fail" | "bad": an item that is
+    not a runnable JSON object), exception, error, backtrace (each already JSON-encoded; "" for "ok")
+  then F worker ids, then Q queue names in the order this fetch visits them
+  Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload,
+    then the names of queues skipped for their type }
+]]
+local rcall, sbyte = redis.call, string.byte -- locals: global lookups cost on every job
+local lanesKey, processedKey, failedCountKey, failedKey, pauseKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local workerPrefix, processedPrefix, failedPrefix, queuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local runAt, failedAt, lane, call = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local A, F, Q, proc = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
+local ACK = 5
+local ackAt = 13
+local fetchAt = ackAt + ACK * A
+local out = { 0, 0 }
+local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
+local function reply(slot, queue, flag, raw)
+  out[#out + 1] = slot
+  out[#out + 1] = queue
+  out[#out + 1] = flag
+  out[#out + 1] = raw
+  out[2] = out[2] + 1
+end
+-- A state written earlier (replay, or a free slot found holding one): a payload stored as a JSON string was
+-- not embeddable; \u0080-\u00ff escapes in it mean its bytes were not UTF-8.
+local function emit(slot, v)
+  local queue, payload = unstate(v)
+  local flag = ''
+  if sbyte(payload, 1) == 34 then
+    if string.find(payload, '\\u00[89a-f]') then flag = 'u' end
+    payload = cjson.decode(payload)
+  end
+  reply(slot, queue, flag, payload)
+end
+
+local last = redis.pcall('HGET', lanesKey, lane)
+if type(last) == 'table' and last.err then return bad(lanesKey, 'is not a hash') end
+if last == call then
+  local keys = {}
+  for k = 1, F do keys[k] = workerPrefix .. ARGV[fetchAt + k - 1] end
+  local vals, err = strings(keys)
+  if err then return bad(err, 'is not a string') end
+  for k = 1, F do if vals[k] and unstate(vals[k]) then emit(k, vals[k]) end end
+  return out
+end
+
+-- Read every string this call may write (states and counters) with one MGET, and check them all.
+local ids, keys, at = {}, {}, {}
+local function touch(key)
+  if not at[key] then keys[#keys + 1] = key at[key] = #keys end
+end
+for k = 1, A do touch(workerPrefix .. ARGV[ackAt + ACK * (k - 1)]) end
+for k = 1, F do touch(workerPrefix .. ARGV[fetchAt + k - 1]) end
+for k = 1, A do
+  local id = ARGV[ackAt + ACK * (k - 1)]
+  touch(processedPrefix .. id)
+  if ARGV[ackAt + ACK * (k - 1) + 1] ~= 'ok' then touch(failedPrefix .. id) end
+end
+if A > 0 then touch(processedKey) touch(failedCountKey) end
+local vals, err = strings(keys)
+if err then return bad(err, 'is not a string') end
+local view, before = {}, {}
+for key, j in pairs(at) do
+  local v = vals[j]
+  if v and string.sub(key, 1, #workerPrefix) == workerPrefix and not unstate(v) then return bad(key, 'is not a worker state') end
+  if v and string.sub(key, 1, #workerPrefix) ~= workerPrefix and not counter(v) then return bad(key, 'is not an integer') end
+  view[key] = v or false
+  before[key] = v or false
+end
+local failures = 0
+for k = 1, A do if ARGV[ackAt + ACK * (k - 1) + 1] ~= 'ok' then failures = failures + 1 end end
+if failures > 0 then
+  local t = rcall('TYPE', failedKey).ok
+  if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
+end
+
+-- Checked: from here on nothing can fail.
+rcall('HSET', lanesKey, lane, call)
+local heads = {}
+local function state(queue, raw)
+  heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":')
+  local flag = utf8ok(raw) and '' or 'u'
+  local embed = flag == '' and sbyte(raw, 1) == 123 and sbyte(raw, -1) == 125
+  return heads[queue] .. payloadJson(raw, not embed) .. '}', flag
+end
+-- Counters go out with the states in one MSET; one too long for Lua's 14-digit number formatting gets INCRBY.
+local incr = {}
+local function bump(key, by)
+  local v = view[key]
+  if v and #v > 13 then incr[key] = (incr[key] or 0) + by return end
+  view[key] = tostring((tonumber(v) or 0) + by)
+end
+-- An ack whose state is missing means someone else already dealt with the job (Resque's prune, our reaper).
+local processed, failed = 0, 0
+for k = 1, A do
+  local a = ackAt + ACK * (k - 1)
+  local id, outcome = ARGV[a], ARGV[a + 1]
+  local stateKey = workerPrefix .. id
+  if view[stateKey] then
+    bump(processedPrefix .. id, 1)
+    processed = processed + 1
+    if outcome ~= 'ok' then
+      local queue, payload = unstate(view[stateKey])
+      if outcome == 'bad' then payload = malformed(payload) end
+      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], id, queue))
+      bump(failedPrefix .. id, 1)
+      failed = failed + 1
+    end
+    view[stateKey] = false
+  end
+end
+if processed > 0 then rcall('INCRBY', processedKey, processed) end
+if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
+view[processedKey], view[failedCountKey] = nil, nil
+
+local function finish()
+  local set, del = {}, {}
+  for key, v in pairs(view) do
+    if v and v ~= before[key] then set[#set + 1] = key set[#set + 1] = v
+    elseif not v and before[key] then del[#del + 1] = key end
+  end
+  many('MSET', set)
+  many('DEL', del)
+  for key, by in pairs(incr) do rcall('INCRBY', key, tostring(by)) end
+  return out
+end
+
+if F == 0 then return finish() end
+local registered = redis.pcall('HEXISTS', beatsKey, proc)
+if registered ~= 1 then out[1] = 2 return finish() end
+-- A pause key of another type is not "true": Resque would not pause either.
+local pause = redis.pcall('GET', pauseKey)
+if type(pause) == 'string' and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then out[1] = 1 return finish() end
+
+-- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
+local need = 0
+for k = 1, F do if not view[workerPrefix .. ARGV[fetchAt + k - 1]] then need = need + 1 end end
+local popped, pq, skipped = {}, {}, {}
+for qi = 1, Q do
+  if need == 0 then break end
+  local queue = ARGV[fetchAt + F + qi - 1]
+  local got = redis.pcall('LPOP', queuePrefix .. queue, need)
+  if type(got) == 'table' and got.err then
+    skipped[#skipped + 1] = queue
+  elseif got then
+    for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queue end
+    need = need - #got
+  end
+end
+local p = 0
+for slot = 1, F do
+  local key = workerPrefix .. ARGV[fetchAt + slot - 1]
+  if view[key] then
+    emit(slot, view[key])
+  elseif p < #popped then
+    p = p + 1
+    local v, flag = state(pq[p], popped[p])
+    view[key] = v
+    reply(slot, pq[p], flag, popped[p])
+  end
+end
+finish()
+for _, q in ipairs(skipped) do out[#out + 1] = q end
+return out

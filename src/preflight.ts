@@ -1,0 +1,21 @@
+// Before the first job (issue #9): the shared keys every worker writes must be usable, or jobs would run and
+// then fail to be recorded, again and again. A key of the wrong type, or a counter that is not an integer,
+// stops the start with BadKeyError naming it; nothing has been fetched, so nothing runs twice.
+import type { Keys } from "./keys";
+import type { RedisConn } from "./redis";
+import { BadKeyError } from "./scripts";
+
+const INTEGER = /^(0|-?[1-9]\d{0,17})$/;
+
+export async function preflight(conn: RedisConn, keys: Keys): Promise<void> {
+  const want: [string, string][] = [[keys.processed, "string"], [keys.failedCount, "string"], [keys.failed, "list"], [keys.queues, "set"], [keys.workers, "set"], [keys.heartbeats, "hash"]];
+  const types = (await conn.run((c) => Promise.all(want.map(([k]) => c.send("TYPE", [k]))), "TYPE")) as string[];
+  want.forEach(([key, type], i) => {
+    if (types[i] !== type && types[i] !== "none") throw new BadKeyError(key, `is a ${types[i]}, not a ${type}`);
+  });
+  const counters = (await conn.run((c) => c.send("MGET", [keys.processed, keys.failedCount]), "MGET")) as (string | null)[];
+  [keys.processed, keys.failedCount].forEach((key, i) => {
+    const v = counters[i];
+    if (v !== null && v !== undefined && !INTEGER.test(v)) throw new BadKeyError(key, `holds ${JSON.stringify(v.slice(0, 40))}, not an integer`);
+  });
+}
