@@ -3,16 +3,18 @@
 // one line naming the flag; the caller prints it with the usage line and exits 2.
 import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
 import { SettingsError } from "./errors";
-import { defaultSettings, type DeadJobPolicy, type LogFormat, type LogLevel, type Settings } from "./settings";
+import { defaultSettings, DURATION_LIMITS, type DeadJobPolicy, type DurationSetting, type LogFormat, type LogLevel, type Settings } from "./settings";
 import { VERSION } from "./version";
 
 const d = defaultSettings({});
 const str = (description: string, valueHint: string) => ({ type: "string" as const, description, valueHint });
+/** ", at most 300 = 5 minutes": every duration's upper bound, in its help line. */
+const upTo = (key: DurationSetting) => `, at most ${DURATION_LIMITS[key].max} = ${DURATION_LIMITS[key].words}`;
 
 const args = {
   queues: str("queues to serve, in priority order; weights high=2,low=1; patterns *, mail_*, !skip", "high,low"),
   concurrency: str(`jobs run at once, one Resque worker each (default ${d.concurrency})`, "n"),
-  interval: str(`idle waits on all queues together renew once per interval seconds; jobs are picked up at once anyway (default ${d.interval})`, "s"),
+  interval: str(`idle waits on all queues together renew once per interval seconds; jobs are picked up at once anyway (default ${d.interval}${upTo("interval")})`, "s"),
   connections: str(`Redis connections for commands = fetch lanes (default ${d.connections})`, "n"),
   uri: str("redis://[user:pass@]host:port/db, rediss://..., unix:///path.sock (default $REDIS_URL, $$REDIS_PROVIDER, redis://localhost:6379/)", "uri"),
   namespace: str(`key prefix, colon included (default ${d.namespace})`, "ns"),
@@ -20,13 +22,15 @@ const args = {
   "use-number": { type: "boolean" as const, description: "pass integers beyond 2^53 to jobs as exact bigint" },
   "insecure-tls": { type: "boolean" as const, description: "do not verify the server's TLS certificate (logged)" },
   "tls-cert": str("PEM file of the CA that signed the server's certificate", "file"),
-  "shutdown-timeout": str(`seconds running jobs get after TERM/INT/QUIT before they are handed back (default ${d.shutdownTimeout})`, "s"),
-  "job-timeout": str("seconds before a running job fails with JobTimeoutError; 0 = none (default 0)", "s"),
+  "shutdown-timeout": str(`seconds running jobs get after TERM/INT/QUIT before they are handed back (default ${d.shutdownTimeout}${upTo("shutdownTimeout")})`, "s"),
+  "job-timeout": str(`seconds before a running job fails with JobTimeoutError; 0 = none (default 0${upTo("jobTimeout")})`, "s"),
   processes: str("worker processes under one supervisor, or auto = one per core (default 1)", "n|auto"),
   "dead-jobs": str("a dead worker's in-flight jobs: requeue (default) or fail", "requeue|fail"),
-  "heartbeat-interval": str(`seconds between heartbeats (default ${d.heartbeatInterval})`, "s"),
-  "dead-after": str(`seconds without a heartbeat before another host's worker is dead (default ${d.deadAfter})`, "s"),
-  "command-timeout": str(`seconds a Redis command may take before its connection is replaced (default ${d.commandTimeout})`, "s"),
+  "blocking-queues": str(`how many of the highest-priority queues get a blocking wait (one connection each) for sub-millisecond pickup (default ${d.blockingQueues})`, "n"),
+  "keyspace-notifications": str("auto (default: use the server's list events when on), enable (turn them on in the server), off", "auto|enable|off"),
+  "heartbeat-interval": str(`seconds between heartbeats (default ${d.heartbeatInterval}${upTo("heartbeatInterval")})`, "s"),
+  "dead-after": str(`seconds without a heartbeat before another host's worker is dead (default ${d.deadAfter}${upTo("deadAfter")})`, "s"),
+  "command-timeout": str(`seconds a Redis command may take before its connection is replaced (default ${d.commandTimeout}${upTo("commandTimeout")})`, "s"),
   "log-level": str("silent, error, warn, info (default), debug or trace", "level"),
   "log-format": str("pretty (default) or json (one object per line)", "format"),
   "list-jobs": { type: "boolean" as const, description: "print the registered job classes and exit" },
@@ -51,9 +55,16 @@ export interface CommandLine {
 const BOOLEAN = new Set(Object.entries(args).filter(([, a]) => a.type === "boolean").map(([k]) => k));
 const KNOWN = new Set([...Object.keys(args), "h"]);
 
-/** goworker's `-queues=x` and `-queues x` become `--queues=x` / `--queues x`; unknown flags are refused. */
-export function normalize(argv: string[]): string[] {
-  const out: string[] = [];
+/** One flag as written: its name, its value (after "=" or the next word) and the words it took. */
+interface Token {
+  name: string;
+  value: string | undefined;
+  words: string[];
+}
+
+/** Splits argv into flags as Go's flag package does (the word after a non-boolean flag is its value); refuses unknown flags. */
+function tokenize(argv: string[]): Token[] {
+  const out: Token[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "--") throw new SettingsError(`unexpected argument "--"`);
@@ -62,19 +73,33 @@ export function normalize(argv: string[]): string[] {
     const eq = body.indexOf("=");
     const name = eq < 0 ? body : body.slice(0, eq);
     if (!KNOWN.has(name)) throw new SettingsError(`unknown flag "${a.split("=")[0]}"`);
-    if (name === "h") { out.push("--help"); continue; }
-    if (eq >= 0) {
+    if (name === "h") out.push({ name, value: undefined, words: [a] });
+    else if (eq >= 0) {
       const value = body.slice(eq + 1);
       if (BOOLEAN.has(name) && !/^(true|false|1|0)$/.test(value)) throw new SettingsError(`--${name} takes no value or true/false, got "${value}"`);
-      out.push(BOOLEAN.has(name) ? (/^(true|1)$/.test(value) ? `--${name}` : `--no-${name}`) : `--${name}=${value}`);
-    } else if (BOOLEAN.has(name)) out.push(`--${name}`);
+      out.push({ name, value, words: [a] });
+    } else if (BOOLEAN.has(name)) out.push({ name, value: undefined, words: [a] });
     else {
       const value = argv[++i];
       if (value === undefined) throw new SettingsError(`--${name} needs a value`);
-      out.push(`--${name}=${value}`);
+      out.push({ name, value, words: [a, value] });
     }
   }
   return out;
+}
+
+/** goworker's `-queues=x` and `-queues x` become `--queues=x` / `--queues x`; unknown flags are refused. */
+export function normalize(argv: string[]): string[] {
+  return tokenize(argv).map(({ name, value }) => {
+    if (name === "h") return "--help";
+    if (!BOOLEAN.has(name)) return `--${name}=${value}`;
+    return value === undefined || /^(true|1)$/.test(value) ? `--${name}` : `--no-${name}`;
+  });
+}
+
+/** argv as written, without every occurrence of one flag (and its value word). */
+export function withoutFlag(argv: string[], flag: string): string[] {
+  return tokenize(argv).filter((t) => t.name !== flag).flatMap((t) => t.words);
 }
 
 function num(flag: string, v: string): number {
@@ -91,7 +116,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (queues !== undefined) s.queues = queues.split(",").map((q) => q.trim()).filter(Boolean);
   const numbers: [string, keyof Settings][] = [["concurrency", "concurrency"], ["interval", "interval"], ["connections", "connections"],
     ["shutdown-timeout", "shutdownTimeout"], ["job-timeout", "jobTimeout"], ["heartbeat-interval", "heartbeatInterval"],
-    ["dead-after", "deadAfter"], ["command-timeout", "commandTimeout"]];
+    ["dead-after", "deadAfter"], ["command-timeout", "commandTimeout"], ["blocking-queues", "blockingQueues"]];
   for (const [flag, key] of numbers) {
     const fromEnv = flag === "interval" && text(flag) === undefined && env.INTERVAL !== undefined;
     const v = text(flag) ?? (flag === "interval" ? env.INTERVAL : undefined);
@@ -105,6 +130,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (text("log-level") !== undefined) s.logLevel = text("log-level") as LogLevel;
   if (text("log-format") !== undefined) s.logFormat = text("log-format") as LogFormat;
   if (text("dead-jobs") !== undefined) s.deadJobs = text("dead-jobs") as DeadJobPolicy;
+  if (text("keyspace-notifications") !== undefined) s.keyspaceNotifications = text("keyspace-notifications") as Settings["keyspaceNotifications"];
   if (p["exit-on-complete"] !== undefined) s.exitOnComplete = p["exit-on-complete"] === true;
   if (p["use-number"] !== undefined) s.useNumber = p["use-number"] === true;
   if (p["insecure-tls"] !== undefined) s.insecureTls = p["insecure-tls"] === true;

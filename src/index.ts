@@ -8,7 +8,7 @@ import { makeKeys } from "./keys";
 import { runCommandLine, runWithSettings, type Program } from "./main";
 import { openSharedClient } from "./redis";
 import { Registry, type JobFunction } from "./registry";
-import { defaultSettings, type Settings } from "./settings";
+import { checkUriShape, defaultSettings, type Settings } from "./settings";
 import { parseUri, type RedisTarget } from "./uri";
 import { COMMIT, VERSION } from "./version";
 
@@ -58,6 +58,7 @@ export async function init(): Promise<void> {
   if (sharedClient) return;
   if (running) return connectShared(running.target, running.commandTimeoutMs);
   const s = settings();
+  checkUriShape(s.uri);
   await connectShared(parseUri(s.uri, s), s.commandTimeout * 1000);
 }
 

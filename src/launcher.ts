@@ -101,7 +101,8 @@ export class Launcher {
     // Dead processes (a predecessor with our pid among them) are recovered alongside start-up: their jobs
     // return to their queues, where the watchers see them; only --exit-on-complete must wait, or it could
     // find the queues empty too early.
-    const first = await this.heartbeat.beat();
+    // An outage or a server at maxmemory is waited out here too; a key of the wrong type is not (BadKeyError).
+    const first = await retrying(() => this.heartbeat.beat(), this.ctx.outage, this.hard.signal);
     const sweep = this.reaper.reap(first.beats, first.nowMs).catch((e) => this.failed(e));
     if (config.exitOnComplete) await sweep;
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues([...config.queues])} x${config.concurrency}`);
@@ -113,6 +114,8 @@ export class Launcher {
   private async connect(): Promise<void> {
     const { config } = this.ctx;
     const deadline = Date.now() + config.commandTimeoutMs;
+    let stopped = false;
+    void this.stopWanted.then(() => (stopped = true));
     for (let attempt = 0; ; attempt++) {
       try {
         await (this.conns[0] as RedisConn).run((c) => c.ping(), "PING");
@@ -121,7 +124,8 @@ export class Launcher {
         const code = (e as { code?: string }).code ?? "";
         // A wrong password or an untrusted certificate will not get better by waiting.
         const permanent = /AUTH|PASSWORD|TLS|CERT/.test(code) || /WRONGPASS|NOAUTH|certificate|CERT_|SELF_SIGNED/i.test((e as Error).message);
-        if (Date.now() > deadline || permanent) {
+        // A stop requested meanwhile (TERM, the supervisor gone) ends the wait too.
+        if (Date.now() > deadline || permanent || stopped) {
           throw new ConnectionError(`cannot reach Redis at ${config.target.display}: ${(e as Error).message}`);
         }
         await sleep(Math.min(500, 50 * 2 ** attempt));

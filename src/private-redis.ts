@@ -39,8 +39,9 @@ export interface PrivateRedis {
 }
 
 /** True once the server answers PING and has loaded its data. */
-async function ready(port: number): Promise<boolean> {
-  const c = new RedisClient(`redis://127.0.0.1:${port}`, { autoReconnect: false, connectionTimeout: 500 });
+async function ready(port: number, password: string | undefined): Promise<boolean> {
+  const auth = password === undefined ? "" : `:${encodeURIComponent(password)}@`;
+  const c = new RedisClient(`redis://${auth}127.0.0.1:${port}`, { autoReconnect: false, connectionTimeout: 500 });
   try {
     const pong = await c.ping();
     const info = (await c.send("INFO", ["persistence"])) as string;
@@ -57,6 +58,9 @@ const READY_TIMEOUT_MS = 10_000;
 export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: string[] } = {}): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), PRIVATE_REDIS_DIR_PREFIX));
+  const extra = opts.extra ?? [];
+  const passwordAt = extra.indexOf("--requirepass");
+  const password = passwordAt >= 0 ? extra[passwordAt + 1] : undefined;
   let proc: Subprocess | null = null;
   const launch = async () => {
     try {
@@ -66,7 +70,7 @@ export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: st
       throw new Error("redis-server is not installed (apt-get install redis-server)");
     }
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (let delay = 5; !(await ready(port)); delay = Math.min(100, delay * 2)) {
+    for (let delay = 5; !(await ready(port, password)); delay = Math.min(100, delay * 2)) {
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within ${READY_TIMEOUT_MS} ms`);
       await Bun.sleep(delay);
     }

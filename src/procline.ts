@@ -4,6 +4,8 @@
 // so we do what libuv's uv_set_process_title does: overwrite the argv area that /proc/<pid>/cmdline shows.
 // Linux only; anywhere else, or if anything looks wrong, it does nothing (the heartbeat re-registers us).
 import { readFileSync } from "node:fs";
+import { idQueues, type QueueSpec } from "./queues";
+import { VERSION } from "./version";
 
 export function setProcline(title: string): boolean {
   if (process.platform !== "linux") return false;
@@ -24,4 +26,23 @@ export function setProcline(title: string): boolean {
   } catch {
     return false;
   }
+}
+
+interface TitleParts {
+  readonly queues: readonly QueueSpec[];
+  readonly concurrency: number;
+  readonly processes: number;
+}
+
+/** What a worker process shows from its first moment on; the launcher sets the same text once registered. */
+export function workerTitle(config: TitleParts): string {
+  return `resque-3.0.0: bunworker ${VERSION} ${idQueues([...config.queues])} x${config.concurrency}`;
+}
+
+/**
+ * What the --processes supervisor shows. Set at once, since its argv may carry a --uri password; it keeps
+ * the `resque-<digit>` prefix Ruby's prune looks for, like every bunworker process.
+ */
+export function supervisorTitle(config: TitleParts): string {
+  return `resque-3.0.0: bunworker supervisor ${VERSION} ${idQueues([...config.queues])} x${config.processes}`;
 }

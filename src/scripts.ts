@@ -64,7 +64,8 @@ function tagged(s: Script, e: unknown): unknown {
   if (!(e instanceof Error) || (e as { code?: string }).code !== "ERR_REDIS_SERVER_ERROR") return e;
   const bad = /^BADKEY (\S+) (.*)$/.exec(e.message);
   if (bad) return new BadKeyError(bad[1] as string, bad[2] as string);
-  e.message = `${s.name} script: ${e.message}`;
+  // Named at the end: callers match Redis's own reply at the start (LOADING, OOM, READONLY, ...).
+  e.message = `${e.message} (in the ${s.name} script)`;
   return e;
 }
 

@@ -94,6 +94,10 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
   };
 }
 
+/** Each blocking queue holds a Redis connection: the bound keeps a worker's connections a small constant. */
+export const MAX_BLOCKING_QUEUES = 32;
+const NOTIFY_MODES: readonly Settings["keyspaceNotifications"][] = ["auto", "enable", "off"];
+
 const LOG_LEVELS: readonly LogLevel[] = ["silent", "error", "warn", "info", "debug", "trace"];
 
 export type DurationSetting = "interval" | "shutdownTimeout" | "jobTimeout" | "heartbeatInterval" | "deadAfter" | "commandTimeout";
@@ -155,5 +159,9 @@ export function validate(s: Settings): QueueSpec[] {
   if (s.logFormat !== "pretty" && s.logFormat !== "json") throw new SettingsError(`--log-format must be pretty or json, got ${s.logFormat}`);
   if (s.deadJobs !== "requeue" && s.deadJobs !== "fail") throw new SettingsError(`--dead-jobs must be requeue or fail, got ${s.deadJobs}`);
   if (!s.namespace) throw new SettingsError("--namespace must not be empty");
+  if (!Number.isInteger(s.blockingQueues) || s.blockingQueues < 0 || s.blockingQueues > MAX_BLOCKING_QUEUES) {
+    throw new SettingsError(`--blocking-queues must be an integer from 0 to ${MAX_BLOCKING_QUEUES}, got ${s.blockingQueues}`);
+  }
+  if (!NOTIFY_MODES.includes(s.keyspaceNotifications)) throw new SettingsError(`--keyspace-notifications must be one of ${NOTIFY_MODES.join(", ")}, got ${s.keyspaceNotifications}`);
   return specs;
 }

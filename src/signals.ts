@@ -1,6 +1,8 @@
 // Process signals -> launcher actions (Resque's meanings, reference section 7):
 // TERM, INT, QUIT: graceful stop; the same again: hand running jobs back now; USR2 / CONT: pause / resume.
+// A child of --processes also stops gracefully when its supervisor is gone (its stdin pipe closes).
 // Hostile job code (an unhandled rejection, a throw from a timer) is reported and never ends the process.
+import { fstatSync } from "node:fs";
 import type { ConsolaInstance } from "consola/core";
 import type { StopMode } from "./launcher";
 
@@ -25,6 +27,14 @@ export function installSignals(target: Stoppable, log: ConsolaInstance, supervis
     log.info(`${sig} received${stops > 1 ? " again: handing running jobs back now" : ""}`);
     target.stop(stops > 1 ? "now" : "graceful");
   };
+  // A supervisor that dies while its children drain after a TERM does not cut their drain short.
+  const orphaned = () => {
+    if (stops > 0) return;
+    lastStop = Date.now();
+    stops++;
+    log.warn("the supervisor process is gone: stopping as on TERM");
+    target.stop("graceful");
+  };
   const handlers: [string, (...a: unknown[]) => void][] = [
     ["SIGTERM", stop("TERM")], ["SIGINT", stop("INT")], ["SIGQUIT", stop("QUIT")],
     ["SIGUSR2", () => (log.info("USR2 received: pausing (CONT resumes)"), target.hold(true))],
@@ -34,7 +44,43 @@ export function installSignals(target: Stoppable, log: ConsolaInstance, supervis
     ["uncaughtException", (e: unknown) => log.error(`uncaught exception in job code: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)],
   ];
   for (const [ev, h] of handlers) process.on(ev as "SIGTERM", h);
+  const unwatch = supervised ? watchSupervisor(orphaned) : () => {};
   return () => {
+    unwatch();
     for (const [ev, h] of handlers) process.off(ev as "SIGTERM", h);
+  };
+}
+
+function stdinIsPipe(): boolean {
+  try {
+    const st = fstatSync(0);
+    return st.isFIFO() || st.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The supervisor gives each child a stdin pipe it never writes to and holds the other end for life; the
+ * kernel closes that end when the supervisor dies, however it dies (KILL and OOM included), so end of input
+ * means "supervisor gone" at once, with no polling and no race at start-up (the pipe exists before the
+ * child does). Any other stdin (/dev/null, a terminal: a child started by hand) is left alone.
+ * Returns a function that stops watching, so that the watch never keeps a stopped worker's process alive.
+ */
+function watchSupervisor(gone: () => void): () => void {
+  if (!stdinIsPipe()) return () => {};
+  const reader = Bun.stdin.stream().getReader();
+  let watching = true;
+  void (async () => {
+    try {
+      while (!(await reader.read()).done);
+    } catch {
+      // a read error is an end of input as well
+    }
+    if (watching) gone();
+  })();
+  return () => {
+    watching = false;
+    reader.cancel().catch(() => {});
   };
 }
