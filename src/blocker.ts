@@ -74,6 +74,7 @@ export class Blocker {
   private stopped = false;
   private cancelled = false;
   private waiting = false;
+  private pickups = 0;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -92,7 +93,7 @@ export class Blocker {
       if (this.stopped) break;
       // Without a slot to lend (low --concurrency), the wait only wakes a lane, one round trip slower.
       const loan = this.host.lend();
-      let picked: PickedJob | null | "woken" | "skip" = null;
+      let picked: (PickedJob & { token: string }) | null | "woken" | "skip" = null;
       try {
         this.waiting = true;
         picked = await this.waitAndPick(loan?.slot);
@@ -106,7 +107,7 @@ export class Blocker {
         continue;
       }
       this.waiting = false;
-      if (loan && typeof picked === "object" && picked) loan.lane.startPicked(loan.slot, this.queue, picked.notUtf8, picked.raw);
+      if (loan && typeof picked === "object" && picked) loan.lane.startPicked(loan.slot, picked.token, this.queue, picked.notUtf8, picked.raw);
       else if (loan) loan.lane.giveBack(loan.slot, picked === "skip");
       // A job the pickup could not take (paused, reaped) or did not take (no slot): a lane's fetch decides,
       // and closes the gate while paused, so this never spins on a non-empty queue.
@@ -115,7 +116,7 @@ export class Blocker {
   }
 
   /** One write: the blocking wait, then (with a slot) the pickup, which Redis runs as soon as the wait ends. */
-  private waitAndPick(slot: Slot | undefined): Promise<PickedJob | null | "woken" | "skip"> {
+  private waitAndPick(slot: Slot | undefined): Promise<(PickedJob & { token: string }) | null | "woken" | "skip"> {
     const { config, proc } = this.ctx;
     const key = config.keys.queue(this.queue);
     const block = Math.min(BLOCK_CAP_MS, this.blockMs);
@@ -125,7 +126,9 @@ export class Blocker {
       if (!this.gate.isOpen) return null;
       const wait = c.send("BLMOVE", [key, key, "RIGHT", "RIGHT", (block / 1000).toFixed(3)]);
       if (!slot) return (await wait) === null ? null : "woken";
-      const picked = pickup(c, config.keys, { proc, queue: this.queue, id: slot.id, runAt: runAt(config.clock.now()) });
+      // Its own token space: "p" and a counter never equal a lane's call number.
+      const token = `p${++this.pickups}`;
+      const picked = pickup(c, config.keys, { proc, queue: this.queue, id: slot.id, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token } : job));
       const [, job] = await Promise.all([wait, picked]);
       return job;
     }, "BLMOVE + pickup", block + config.commandTimeoutMs);

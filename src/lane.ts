@@ -126,10 +126,10 @@ export class Lane {
     if (unsure) this.wake(true);
   }
 
-  /** A lent slot's pickup took a job: it runs here, and this lane acknowledges it. */
-  startPicked(slot: Slot, queue: string, notUtf8: boolean, raw: string): void {
+  /** A lent slot's pickup took a job (with `token`): it runs here, and this lane acknowledges it. */
+  startPicked(slot: Slot, token: string, queue: string, notUtf8: boolean, raw: string): void {
     slot.lent = false;
-    this.start(slot, queue, notUtf8, raw);
+    this.start(slot, token, queue, notUtf8, raw);
   }
 
   hold(held: boolean): void {
@@ -172,14 +172,15 @@ export class Lane {
     queueMicrotask(() => void this.loop());
   }
 
-  private start(slot: Slot, queue: string, notUtf8: boolean, raw: string): void {
-    const job = this.runner.run(slot.id, queue, notUtf8, raw, (f) => this.finished(slot, f));
+  private start(slot: Slot, token: string, queue: string, notUtf8: boolean, raw: string): void {
+    const job = this.runner.run(slot.id, queue, notUtf8, raw, (f) => this.finished(slot, token, f));
     if (!job.isSettled) slot.job = job;
   }
 
-  private finished(slot: Slot, f: Finished): void {
+  private finished(slot: Slot, token: string, f: Finished): void {
     slot.job = null;
-    this.ops.push(f.outcome === "ok" ? { kind: "ack", id: slot.id, outcome: "ok" } : { kind: "ack", id: slot.id, outcome: f.outcome, failure: f.failure });
+    const { id } = slot;
+    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, token, outcome: "ok" } : { kind: "ack", id, token, outcome: f.outcome, failure: f.failure });
     this.kick();
   }
 
@@ -224,9 +225,9 @@ export class Lane {
         config.log.error(`fetch failed, retrying: ${(e as Error).message}`);
       },
     );
-    this.call++;
+    const token = String(this.call++);
     if (result.badQueues.length) this.listener.badQueues(result.badQueues);
-    for (const job of result.jobs) this.start(free[job.slot] as Slot, job.queue, job.notUtf8, job.raw);
+    for (const job of result.jobs) this.start(free[job.slot] as Slot, token, job.queue, job.notUtf8, job.raw);
     if (free.length === 0) return;
     if (result.jobs.length === free.length) this.listener.moreWork();
     if (result.paused !== this.pausedBy && this.index === 0) this.reportPause(result.paused);

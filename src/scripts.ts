@@ -9,7 +9,7 @@ import includeRecord from "./lua/include-record.lua" with { type: "text" };
 import laneCycleLua from "./lua/lane-cycle-6.lua" with { type: "text" };
 import releaseLua from "./lua/release-5.lua" with { type: "text" };
 import heartbeatLua from "./lua/heartbeat-4.lua" with { type: "text" };
-import pickupLua from "./lua/pickup-4.lua" with { type: "text" };
+import pickupLua from "./lua/pickup-5.lua" with { type: "text" };
 
 export interface Script {
   readonly name: string;
@@ -28,7 +28,7 @@ export const scripts = {
   laneCycle: script("lane-cycle", laneCycleLua, 6, includeRecord),
   release: script("release", releaseLua, 5, includeRecord),
   heartbeat: script("heartbeat", heartbeatLua, 4),
-  pickup: script("pickup", pickupLua, 4, includeRecord),
+  pickup: script("pickup", pickupLua, 5, includeRecord),
 } as const;
 
 /**
@@ -71,8 +71,14 @@ function tagged(s: Script, e: unknown): unknown {
 
 // ---- lane-cycle-6.lua
 
-/** A finished job's outcome, for the lane's next call. "bad": the item is not a runnable JSON object. */
-export type SlotOp = { kind: "ack"; id: string; outcome: "ok" } | { kind: "ack"; id: string; outcome: "fail" | "bad"; failure: FailureFields };
+/**
+ * A finished job's outcome, for the lane's next call. `token` names the job (the call number of the fetch that
+ * put it into the slot, or the pickup's token): an ack for another job than the slot holds applies nothing.
+ * "bad": the item is not a runnable JSON object.
+ */
+export type SlotOp =
+  | { kind: "ack"; id: string; token: string; outcome: "ok" }
+  | { kind: "ack"; id: string; token: string; outcome: "fail" | "bad"; failure: FailureFields };
 
 export interface CycleInput {
   proc: string;
@@ -106,8 +112,8 @@ export interface CycleResult {
 }
 
 function pushOp(args: (string | number)[], op: SlotOp): void {
-  if (op.outcome === "ok") args.push(op.id, "ok", "", "", "");
-  else args.push(op.id, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
+  if (op.outcome === "ok") args.push(op.id, op.token, "ok", "", "", "");
+  else args.push(op.id, op.token, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
 }
 
 export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): Promise<CycleResult> {
@@ -181,13 +187,15 @@ export async function heartbeat(c: RedisClient, keys: Keys, input: HeartbeatInpu
   return { added: Number(reply[0]), nowMs: Number(reply[1]), beats };
 }
 
-// ---- pickup-4.lua
+// ---- pickup-5.lua
 
 export interface PickupInput {
   proc: string;
   queue: string;
   /** The worker id of the borrowed slot. */
   id: string;
+  /** The job's token, which its ack will name (see SlotOp). */
+  token: string;
   runAt: string;
 }
 
@@ -203,8 +211,8 @@ export interface PickedJob {
  * to the job taken, null when the queue was empty, or "skip" when it has jobs this pickup could not take.
  */
 export async function pickup(c: RedisClient, keys: Keys, input: PickupInput): Promise<PickedJob | null | "skip"> {
-  const reply = await runScript<(string | number)[]>(c, scripts.pickup, [keys.queue(input.queue), keys.worker(input.id), keys.beats, keys.pause],
-    [input.proc, input.runAt, input.queue]);
+  const reply = await runScript<(string | number)[]>(c, scripts.pickup, [keys.queue(input.queue), keys.worker(input.id), keys.beats, keys.pause, keys.lanes(input.proc)],
+    [input.proc, input.runAt, input.queue, input.id, input.token]);
   if (reply.length === 0) return null;
   if (reply[0] === "skip") return "skip";
   return { notUtf8: reply[0] === "u", raw: String(reply[1]), more: Number(reply[2]) === 1 };

@@ -88,9 +88,10 @@ describe("lane-cycle-6.lua", () => {
     call = 0;
     await c.hset(k.beats, proc, "1");
     await c.set(k.worker("w:0"), state("q", J));
+    await c.hset(k.lanes(proc), "w:0", "t0");
     await c.send("RPUSH", [k.queue("q"), J]);
   });
-  const ack: SlotOp = { kind: "ack", id: "w:0", outcome: "fail", failure: { exception: "E", error: "m", backtrace: [] } };
+  const ack: SlotOp = { kind: "ack", id: "w:0", token: "t0", outcome: "fail", failure: { exception: "E", error: "m", backtrace: [] } };
   const run = () => laneCycle(c, k, { proc, lane: 0, call: ++call, runAt: "2026-11-27T10:00:00Z", failedAt: "x", ops: [ack], fill: ["w:1"], queues: ["q"] });
 
   const musts: [KeyOf, Kind][] = [[K.lanes, "hash"], [K.failed, "list"], [K.state0, "string"], [K.state1, "string"],

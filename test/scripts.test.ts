@@ -18,17 +18,24 @@ type Reply = (string | number)[];
 let call = 0;
 beforeEach(async () => {
   call = 0;
+  tokens.clear();
   await c.hset(k.beats, proc, "1"); // registered: a lane fetches only for a registered process
 });
 /** The script's reply as it travels: paused, n, then slot (1-based), queue, flag, raw per job. */
 const flat = (r: CycleResult): Reply => [r.paused === "pause-all-workers" ? 1 : r.paused ? 2 : 0, r.jobs.length, ...r.jobs.flatMap((j) => [j.slot + 1, j.queue, j.notUtf8 ? "u" : "", j.raw])];
+/** The token of the job each slot got last: the call number of the fetch, as the lane keeps it. */
+const tokens = new Map<string, string>();
 /** One cycle call; `again` resends the previous call number, as the lane does after a lost reply. */
 async function cycle(ops: SlotOp[], fetch: string[], queues: string[], again = false): Promise<Reply> {
   if (!again) call++;
-  return flat(await laneCycle(c, k, { proc, lane: 0, call, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC", ops, fill: fetch, queues }));
+  const r = await laneCycle(c, k, { proc, lane: 0, call, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC", ops, fill: fetch, queues });
+  for (const j of r.jobs) tokens.set(fetch[j.slot] as string, String(call));
+  return flat(r);
 }
-const ack = (id: string, outcome: "ok" | "fail" | "bad" = "ok", exception = "E", error = "m"): SlotOp =>
-  outcome === "ok" ? { kind: "ack", id, outcome } : { kind: "ack", id, outcome, failure: { exception, error, backtrace: [] } };
+const ack = (id: string, outcome: "ok" | "fail" | "bad" = "ok", exception = "E", error = "m"): SlotOp => {
+  const token = tokens.get(id) ?? "none";
+  return outcome === "ok" ? { kind: "ack", id, token, outcome } : { kind: "ack", id, token, outcome, failure: { exception, error, backtrace: [] } };
+};
 const release = async (mode: "requeue" | "fail") => {
   const r = await releaseProcess(c, k, { proc, mode, failedAt: "2026/11/27 10:00:00 UTC" });
   return [r.requeued, r.failed];
@@ -72,6 +79,21 @@ describe("lane-cycle-6.lua", () => {
     await c.set(k.worker("w:0"), `{"queue":"old","run_at":"2026-11-27T09:00:00Z","payload":${J1}}`);
     expect(await cycle([], ["w:0"], ["q"])).toEqual([0, 1, 1, "old", "", J1]);
     expect(await c.llen(k.queue("q"))).toBe(1);
+  });
+
+  test("an ack names its job: one for another job than the slot holds (a failover's lost writes) clears nothing, and that job runs next", async () => {
+    await c.send("RPUSH", [k.queue("q"), J1]);
+    await cycle([], ["w:0"], ["q"]);
+    // As if Redis failed over to a replica that missed the ack of J1 and the fetch of J2 into the same slot...
+    const other = `{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J2}}`;
+    await c.set(k.worker("w:0"), other);
+    await c.hset(k.lanes(proc), "w:0", "elsewhere");
+    // ...the worker acknowledges J1 (its token is the first call's): J2 must stay, uncounted...
+    expect(await cycle([ack("w:0")], [], [])).toEqual([0, 0]);
+    expect(await c.get(k.worker("w:0"))).toBe(other);
+    expect(await c.get(k.processed)).toBeNull();
+    // ...and the slot's next fetch gives J2 back to run.
+    expect(await cycle([], ["w:0"], ["q"])).toEqual([0, 1, 1, "q", "", J2]);
   });
 
   test("queue order is priority", async () => {

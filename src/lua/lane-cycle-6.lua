@@ -4,6 +4,10 @@
   as our in-flight record), never only in the worker's memory. Each call carries the lane's call number: a
   call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it returns the
   jobs it had fetched, whose states this lane alone writes.
+  Every job put into a slot gets a token (stored in the lanes hash under the slot's id, in the same step as its
+  state), and an ack names the token of the job it acknowledges: an ack whose token is not the slot's current
+  one (after a failover to a replica that missed some writes, the slot may hold another job) clears nothing
+  and counts nothing; that other job stays in the slot's state, and the lane's next fetch runs it.
   All or nothing (issue #9): every key it writes is checked before the first write; a call that cannot apply
   returns an error naming the key ("BADKEY <key> <why>") and changes nothing. A queue of the wrong type is
   skipped (LPOP fails before it changes anything) and named in the reply.
@@ -12,16 +16,18 @@
   It fetches nothing for a process that is not registered (reaped while it was frozen): what it took would
   have no owner anyone could recover; its heartbeat registers it again within one interval.
 
-  KEYS[1] this process's lanes hash (field = lane, value = number of its last applied call)
+  KEYS[1] this process's lanes hash (field = lane: number of its last applied call; field = worker id: the
+          token of the job in that slot)
   KEYS[2] stat:processed     KEYS[3] stat:failed     KEYS[4] failed     KEYS[5] pause-all-workers
   KEYS[6] bunworker:beats (field = process: it is registered)
   ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
   ARGV[4] prefix of queue:<q>          ARGV[5] run_at for new jobs             ARGV[6] failed_at for failures
   ARGV[7] lane   ARGV[8] call number   ARGV[9] A = acks   ARGV[10] F = slots to fill   ARGV[11] Q = queues
   ARGV[12] process ("host:pid:instance")
-  then A groups of 5, in the order they happened: worker id, outcome ("ok" | "fail" | "bad": an item that is
-    not a runnable JSON object), exception, error, backtrace (each already JSON-encoded; "" for "ok")
-  then F worker ids, then Q queue names in the order this fetch visits them
+  then A groups of 6, in the order they happened: worker id, token, outcome ("ok" | "fail" | "bad": an item
+    that is not a runnable JSON object), exception, error, backtrace (each already JSON-encoded; "" for "ok")
+  then F worker ids, then Q queue names in the order this fetch visits them; the jobs this call puts into slots
+  get the call number as their token
   Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload,
     then the names of queues skipped for their type }
 ]]
@@ -30,7 +36,7 @@ local lanesKey, processedKey, failedCountKey, failedKey, pauseKey, beatsKey = KE
 local workerPrefix, processedPrefix, failedPrefix, queuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local runAt, failedAt, lane, call = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local A, F, Q, proc = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
-local ACK = 5
+local ACK = 6
 local ackAt = 13
 local fetchAt = ackAt + ACK * A
 local out = { 0, 0 }
@@ -54,8 +60,12 @@ local function emit(slot, v)
   reply(slot, queue, flag, payload)
 end
 
-local last = redis.pcall('HGET', lanesKey, lane)
-if type(last) == 'table' and last.err then return bad(lanesKey, 'is not a hash') end
+-- One read of the lanes hash: this lane's last call number, and the token of every acknowledged slot.
+local fields = { lane }
+for k = 1, A do fields[k + 1] = ARGV[ackAt + ACK * (k - 1)] end
+local known = redis.pcall('HMGET', lanesKey, unpack(fields))
+if known.err then return bad(lanesKey, 'is not a hash') end
+local last = known[1]
 if last == call then
   local keys = {}
   for k = 1, F do keys[k] = workerPrefix .. ARGV[fetchAt + k - 1] end
@@ -75,7 +85,7 @@ for k = 1, F do touch(workerPrefix .. ARGV[fetchAt + k - 1]) end
 for k = 1, A do
   local id = ARGV[ackAt + ACK * (k - 1)]
   touch(processedPrefix .. id)
-  if ARGV[ackAt + ACK * (k - 1) + 1] ~= 'ok' then touch(failedPrefix .. id) end
+  if ARGV[ackAt + ACK * (k - 1) + 2] ~= 'ok' then touch(failedPrefix .. id) end
 end
 if A > 0 then touch(processedKey) touch(failedCountKey) end
 local vals, err = strings(keys)
@@ -89,14 +99,15 @@ for key, j in pairs(at) do
   before[key] = v or false
 end
 local failures = 0
-for k = 1, A do if ARGV[ackAt + ACK * (k - 1) + 1] ~= 'ok' then failures = failures + 1 end end
+for k = 1, A do if ARGV[ackAt + ACK * (k - 1) + 2] ~= 'ok' then failures = failures + 1 end end
 if failures > 0 then
   local t = rcall('TYPE', failedKey).ok
   if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
 end
 
 -- Checked: from here on nothing can fail.
-rcall('HSET', lanesKey, lane, call)
+-- The call number, and the token of every slot this call fills (written with its state, below).
+local tokens = { lane, call }
 local heads = {}
 local function state(queue, raw)
   heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":')
@@ -115,15 +126,16 @@ end
 local processed, failed = 0, 0
 for k = 1, A do
   local a = ackAt + ACK * (k - 1)
-  local id, outcome = ARGV[a], ARGV[a + 1]
+  local id, token, outcome = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local stateKey = workerPrefix .. id
-  if view[stateKey] then
+  -- known[k + 1]: the slot's token before this call; an ack earlier in this call may have cleared the state.
+  if view[stateKey] and known[k + 1] == token then
     bump(processedPrefix .. id, 1)
     processed = processed + 1
     if outcome ~= 'ok' then
       local queue, payload = unstate(view[stateKey])
       if outcome == 'bad' then payload = malformed(payload) end
-      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], id, queue))
+      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], id, queue))
       bump(failedPrefix .. id, 1)
       failed = failed + 1
     end
@@ -143,6 +155,7 @@ local function finish()
   many('MSET', set)
   many('DEL', del)
   for key, by in pairs(incr) do rcall('INCRBY', key, tostring(by)) end
+  rcall('HSET', lanesKey, unpack(tokens))
   return out
 end
 
@@ -170,7 +183,8 @@ for qi = 1, Q do
 end
 local p = 0
 for slot = 1, F do
-  local key = workerPrefix .. ARGV[fetchAt + slot - 1]
+  local id = ARGV[fetchAt + slot - 1]
+  local key = workerPrefix .. id
   if view[key] then
     emit(slot, view[key])
   elseif p < #popped then
@@ -179,6 +193,7 @@ for slot = 1, F do
     view[key] = v
     reply(slot, pq[p], flag, popped[p])
   end
+  if view[key] then tokens[#tokens + 1] = id tokens[#tokens + 1] = call end
 end
 finish()
 for _, q in ipairs(skipped) do out[#out + 1] = q end
