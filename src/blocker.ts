@@ -128,7 +128,7 @@ export class Blocker {
       if (!slot) return (await wait) === null ? null : "woken";
       // Its own token space: "p" and a counter never equal a lane's call number.
       const token = `p${++this.pickups}`;
-      const picked = pickup(c, config.keys, { proc, queue: this.queue, id: slot.id, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token } : job));
+      const picked = pickup(c, config.keys, { proc, queue: this.queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token } : job));
       const [, job] = await Promise.all([wait, picked]);
       return job;
     }, "BLMOVE + pickup", block + config.commandTimeoutMs);

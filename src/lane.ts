@@ -18,6 +18,8 @@ import { BadKeyError, laneCycle, type CycleResult, type SlotOp } from "./scripts
 
 export interface Slot {
   readonly id: string;
+  /** Its number in the process, 0 .. concurrency - 1 (the scripts keep each slot's job token by it). */
+  readonly no: number;
   job: RunningJob | null;
   /** Lent to a blocker's pipelined pickup: the lane does not fill it meanwhile. */
   lent: boolean;
@@ -179,8 +181,8 @@ export class Lane {
 
   private finished(slot: Slot, token: string, f: Finished): void {
     slot.job = null;
-    const { id } = slot;
-    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, token, outcome: "ok" } : { kind: "ack", id, token, outcome: f.outcome, failure: f.failure });
+    const { id, no } = slot;
+    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, slot: no, token, outcome: "ok" } : { kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure });
     this.kick();
   }
 
@@ -215,7 +217,7 @@ export class Lane {
     const { config, proc } = this.ctx;
     const now = config.clock.now();
     const input = { proc, lane: this.index, call: this.call, runAt: runAt(now), failedAt: failedAt(now), ops,
-      fill: free.map((s) => s.id), queues: free.length ? this.queues.fetchOrder() : [] };
+      fill: free.map((s) => ({ id: s.id, slot: s.no })), queues: free.length ? this.queues.fetchOrder() : [] };
     const result = await retrying(
       () => this.conn.run((c) => laneCycle(c, config.keys, input), "cycle"),
       this.ctx.outage,

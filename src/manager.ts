@@ -50,7 +50,7 @@ export class Manager implements LaneListener, QueueSource {
     const { config } = ctx;
     this.order = new QueueOrder(config.dynamicQueues ? [] : config.queues.filter((s) => !s.skip));
     const groups: Slot[][] = conns.map(() => []);
-    ids.forEach((id, i) => groups[i % conns.length]?.push({ id, job: null, lent: false }));
+    ids.forEach((id, i) => groups[i % conns.length]?.push({ id, no: i, job: null, lent: false }));
     this.lanes = groups.map((slots, i) => new Lane(ctx, conns[i] as RedisConn, i, slots, this, runner, this));
     const conn = conns[0] as RedisConn;
     this.poller = new Poller(ctx, conn, this.gate, {

@@ -77,8 +77,14 @@ function tagged(s: Script, e: unknown): unknown {
  * "bad": the item is not a runnable JSON object.
  */
 export type SlotOp =
-  | { kind: "ack"; id: string; token: string; outcome: "ok" }
-  | { kind: "ack"; id: string; token: string; outcome: "fail" | "bad"; failure: FailureFields };
+  | { kind: "ack"; id: string; slot: number; token: string; outcome: "ok" }
+  | { kind: "ack"; id: string; slot: number; token: string; outcome: "fail" | "bad"; failure: FailureFields };
+
+/** A slot as the scripts know it: its worker id and its number in the process (0 .. concurrency - 1). */
+export interface SlotRef {
+  id: string;
+  slot: number;
+}
 
 export interface CycleInput {
   proc: string;
@@ -88,8 +94,8 @@ export interface CycleInput {
   runAt: string;
   failedAt: string;
   ops: readonly SlotOp[];
-  /** Worker ids of the free slots to fill, in slot order. */
-  fill: readonly string[];
+  /** The free slots to fill, in slot order. */
+  fill: readonly SlotRef[];
   /** Queues in the order this fetch visits them. */
   queues: readonly string[];
 }
@@ -112,15 +118,16 @@ export interface CycleResult {
 }
 
 function pushOp(args: (string | number)[], op: SlotOp): void {
-  if (op.outcome === "ok") args.push(op.id, op.token, "ok", "", "", "");
-  else args.push(op.id, op.token, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
+  if (op.outcome === "ok") args.push(op.id, op.slot, op.token, "ok", "", "", "");
+  else args.push(op.id, op.slot, op.token, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
 }
 
 export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): Promise<CycleResult> {
   const args: (string | number)[] = [keys.workerPrefix, keys.processedPrefix, keys.failedPrefix, keys.queuePrefix,
     input.runAt, input.failedAt, input.lane, input.call, input.ops.length, input.fill.length, input.queues.length, input.proc];
   for (const op of input.ops) pushOp(args, op);
-  args.push(...input.fill, ...input.queues);
+  for (const f of input.fill) args.push(f.id, f.slot);
+  args.push(...input.queues);
   const reply = await runScript<(string | number)[]>(c, scripts.laneCycle,
     [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause, keys.beats], args);
   const n = Number(reply[1]);
@@ -189,11 +196,9 @@ export async function heartbeat(c: RedisClient, keys: Keys, input: HeartbeatInpu
 
 // ---- pickup-5.lua
 
-export interface PickupInput {
+export interface PickupInput extends SlotRef {
   proc: string;
   queue: string;
-  /** The worker id of the borrowed slot. */
-  id: string;
   /** The job's token, which its ack will name (see SlotOp). */
   token: string;
   runAt: string;
@@ -212,7 +217,7 @@ export interface PickedJob {
  */
 export async function pickup(c: RedisClient, keys: Keys, input: PickupInput): Promise<PickedJob | null | "skip"> {
   const reply = await runScript<(string | number)[]>(c, scripts.pickup, [keys.queue(input.queue), keys.worker(input.id), keys.beats, keys.pause, keys.lanes(input.proc)],
-    [input.proc, input.runAt, input.queue, input.id, input.token]);
+    [input.proc, input.runAt, input.queue, input.slot, input.token]);
   if (reply.length === 0) return null;
   if (reply[0] === "skip") return "skip";
   return { notUtf8: reply[0] === "u", raw: String(reply[1]), more: Number(reply[2]) === 1 };

@@ -88,11 +88,11 @@ describe("lane-cycle-6.lua", () => {
     call = 0;
     await c.hset(k.beats, proc, "1");
     await c.set(k.worker("w:0"), state("q", J));
-    await c.hset(k.lanes(proc), "w:0", "t0");
+    await c.hset(k.lanes(proc), "tokens", "t0");
     await c.send("RPUSH", [k.queue("q"), J]);
   });
-  const ack: SlotOp = { kind: "ack", id: "w:0", token: "t0", outcome: "fail", failure: { exception: "E", error: "m", backtrace: [] } };
-  const run = () => laneCycle(c, k, { proc, lane: 0, call: ++call, runAt: "2026-11-27T10:00:00Z", failedAt: "x", ops: [ack], fill: ["w:1"], queues: ["q"] });
+  const ack: SlotOp = { kind: "ack", id: "w:0", slot: 0, token: "t0", outcome: "fail", failure: { exception: "E", error: "m", backtrace: [] } };
+  const run = () => laneCycle(c, k, { proc, lane: 0, call: ++call, runAt: "2026-11-27T10:00:00Z", failedAt: "x", ops: [ack], fill: [{ id: "w:1", slot: 1 }], queues: ["q"] });
 
   const musts: [KeyOf, Kind][] = [[K.lanes, "hash"], [K.failed, "list"], [K.state0, "string"], [K.state1, "string"],
     [K.processed, "string"], [K.failedCount, "string"], [K.processed0, "string"], [K.failed0, "string"]];
@@ -108,7 +108,7 @@ describe("lane-cycle-6.lua", () => {
 
   test("a queue of the wrong type is skipped and named; the other queues are served and the acks applied", async () => {
     await plant(k.queue("bad"), "hash");
-    const r = await laneCycle(c, k, { proc, lane: 0, call: 1, runAt: "2026-11-27T10:00:00Z", failedAt: "x", ops: [ack], fill: ["w:1"], queues: ["bad", "q"] });
+    const r = await laneCycle(c, k, { proc, lane: 0, call: 1, runAt: "2026-11-27T10:00:00Z", failedAt: "x", ops: [ack], fill: [{ id: "w:1", slot: 1 }], queues: ["bad", "q"] });
     expect(r.badQueues).toEqual(["bad"]);
     expect(r.jobs.map((j) => j.raw)).toEqual([J]);
     expect(await c.type(k.queue("bad"))).toBe("hash");
@@ -186,7 +186,7 @@ describe("pickup-4.lua", () => {
     await c.hset(k.beats, proc, "1");
     await c.send("RPUSH", [k.queue("q"), J]);
   });
-  const run = () => pickup(c, k, { proc, queue: "q", id: "w:0", runAt: "2026-11-27T10:00:00Z" });
+  const run = () => pickup(c, k, { proc, queue: "q", id: "w:0", slot: 0, token: "p1", runAt: "2026-11-27T10:00:00Z" });
   wrongTypes([[K.state0, "string"], [K.beats, "hash"]], () => run());
   test("takes one job into the slot's state, atomically", async () => {
     expect(await run()).toEqual({ notUtf8: false, raw: J, more: false });

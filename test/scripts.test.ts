@@ -28,13 +28,17 @@ const tokens = new Map<string, string>();
 /** One cycle call; `again` resends the previous call number, as the lane does after a lost reply. */
 async function cycle(ops: SlotOp[], fetch: string[], queues: string[], again = false): Promise<Reply> {
   if (!again) call++;
-  const r = await laneCycle(c, k, { proc, lane: 0, call, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC", ops, fill: fetch, queues });
+  const fill = fetch.map((id) => ({ id, slot: slotOf(id) }));
+  const r = await laneCycle(c, k, { proc, lane: 0, call, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC", ops, fill, queues });
   for (const j of r.jobs) tokens.set(fetch[j.slot] as string, String(call));
   return flat(r);
 }
+/** The slot number of a test worker id ("w:2" -> 2, "host:1:q:0" -> 0). */
+const slotOf = (id: string) => Number(/(\d+)$/.exec(id)?.[1] ?? 0);
 const ack = (id: string, outcome: "ok" | "fail" | "bad" = "ok", exception = "E", error = "m"): SlotOp => {
   const token = tokens.get(id) ?? "none";
-  return outcome === "ok" ? { kind: "ack", id, token, outcome } : { kind: "ack", id, token, outcome, failure: { exception, error, backtrace: [] } };
+  const slot = slotOf(id);
+  return outcome === "ok" ? { kind: "ack", id, slot, token, outcome } : { kind: "ack", id, slot, token, outcome, failure: { exception, error, backtrace: [] } };
 };
 const release = async (mode: "requeue" | "fail") => {
   const r = await releaseProcess(c, k, { proc, mode, failedAt: "2026/11/27 10:00:00 UTC" });
@@ -87,7 +91,7 @@ describe("lane-cycle-6.lua", () => {
     // As if Redis failed over to a replica that missed the ack of J1 and the fetch of J2 into the same slot...
     const other = `{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J2}}`;
     await c.set(k.worker("w:0"), other);
-    await c.hset(k.lanes(proc), "w:0", "elsewhere");
+    await c.hset(k.lanes(proc), "tokens", "elsewhere");
     // ...the worker acknowledges J1 (its token is the first call's): J2 must stay, uncounted...
     expect(await cycle([ack("w:0")], [], [])).toEqual([0, 0]);
     expect(await c.get(k.worker("w:0"))).toBe(other);

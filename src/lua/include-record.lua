@@ -7,6 +7,7 @@
   state(queue, runAt, payload) lives in lane-cycle: the worker:<id> value, Resque's {"queue","run_at","payload"}.
     It is also our in-flight record: the job leaves it only in the script that writes the job's outcome.
   unstate(v): queue, payload of such a state (run_at is always 20 characters); nil for anything else.
+  stateQueue(v): the same check, without copying the payload out: queue and where run_at starts.
   malformed(payload): the failure payload of an item that is not a runnable job: a job Resque's tools can
     show and retry, {"class":"Bunworker::MalformedPayload","args":[<the item as a JSON string>]} (issue #9).
   failureEntry(failedAt, payload, exception, error, backtrace, worker, queue): a `failed` list entry in
@@ -16,6 +17,8 @@
     that holds another type (MGET answers nil for those, so EXISTS tells them apart).
   counter(v): v is an integer INCRBY accepts and can add to without overflow.
   many(cmd, list): one command for many arguments, below Lua's unpack limit.
+  splitTokens(s), joinTokens(t): the lanes hash's "tokens" field (comma-separated, by slot number) and back;
+    t[slot + 1] is the token of the job in slot number `slot`.
 ]]
 local function jstr(s)
   return '"' .. string.gsub(s, '[%c"\\]', function(c)
@@ -38,12 +41,20 @@ local function payloadJson(raw, asString)
   if utf8ok(raw) then return s end
   return (string.gsub(s, '[\128-\255]', function(c) return string.format('\\u%04x', string.byte(c)) end))
 end
-local function unstate(v)
+local function stateQueue(v)
   if string.sub(v, 1, 10) ~= '{"queue":"' or string.byte(v, -1) ~= 125 then return nil end
   local at = string.find(v, ',"run_at":"', 10, true)
   if not at or at + 43 > #v then return nil end
+  -- A queue name without escapes is the text between the quotes (every job pays this; decoding is slower).
+  local plain = string.sub(v, 11, at - 2)
+  if string.byte(v, at - 1) == 34 and not string.find(plain, '[\\"]') then return plain, at end
   local ok, queue = pcall(cjson.decode, string.sub(v, 10, at - 1))
   if not ok or type(queue) ~= 'string' then return nil end
+  return queue, at
+end
+local function unstate(v)
+  local queue, at = stateQueue(v)
+  if not queue then return nil end
   return queue, string.sub(v, at + 43, -2)
 end
 local function malformed(payload)
@@ -76,4 +87,21 @@ local function counter(v)
 end
 local function many(cmd, list)
   for from = 1, #list, 1000 do redis.call(cmd, unpack(list, from, math.min(#list, from + 999))) end
+end
+local function splitTokens(s)
+  local t, n, from = {}, 0, 1
+  if not s then return t end
+  while from <= #s + 1 do
+    local comma = string.find(s, ',', from, true) or #s + 1
+    n = n + 1
+    t[n] = string.sub(s, from, comma - 1)
+    from = comma + 1
+  end
+  return t
+end
+local function joinTokens(t)
+  local n = 0
+  for k in pairs(t) do if k > n then n = k end end
+  for k = 1, n do if t[k] == nil then t[k] = '' end end
+  return table.concat(t, ',')
 end

@@ -4,10 +4,11 @@
   as our in-flight record), never only in the worker's memory. Each call carries the lane's call number: a
   call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it returns the
   jobs it had fetched, whose states this lane alone writes.
-  Every job put into a slot gets a token (stored in the lanes hash under the slot's id, in the same step as its
-  state), and an ack names the token of the job it acknowledges: an ack whose token is not the slot's current
-  one (after a failover to a replica that missed some writes, the slot may hold another job) clears nothing
-  and counts nothing; that other job stays in the slot's state, and the lane's next fetch runs it.
+  Every job put into a slot gets a token (kept in the lanes hash's "tokens" field, one entry per slot number,
+  written in the same step as its state), and an ack names the token of the job it acknowledges: an ack whose
+  token is not the slot's current one (after a failover to a replica that missed some writes, the slot may
+  hold another job) clears nothing and counts nothing; that other job stays in the slot's state, and the
+  lane's next fetch runs it. (One field for all slots: a field per slot made every call ~7 µs/job slower.)
   All or nothing (issue #9): every key it writes is checked before the first write; a call that cannot apply
   returns an error naming the key ("BADKEY <key> <why>") and changes nothing. A queue of the wrong type is
   skipped (LPOP fails before it changes anything) and named in the reply.
@@ -16,18 +17,19 @@
   It fetches nothing for a process that is not registered (reaped while it was frozen): what it took would
   have no owner anyone could recover; its heartbeat registers it again within one interval.
 
-  KEYS[1] this process's lanes hash (field = lane: number of its last applied call; field = worker id: the
-          token of the job in that slot)
+  KEYS[1] this process's lanes hash (field = lane: number of its last applied call; field "tokens": the token
+          of the job in each slot, comma-separated by slot number)
   KEYS[2] stat:processed     KEYS[3] stat:failed     KEYS[4] failed     KEYS[5] pause-all-workers
   KEYS[6] bunworker:beats (field = process: it is registered)
   ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
   ARGV[4] prefix of queue:<q>          ARGV[5] run_at for new jobs             ARGV[6] failed_at for failures
   ARGV[7] lane   ARGV[8] call number   ARGV[9] A = acks   ARGV[10] F = slots to fill   ARGV[11] Q = queues
   ARGV[12] process ("host:pid:instance")
-  then A groups of 6, in the order they happened: worker id, token, outcome ("ok" | "fail" | "bad": an item
-    that is not a runnable JSON object), exception, error, backtrace (each already JSON-encoded; "" for "ok")
-  then F worker ids, then Q queue names in the order this fetch visits them; the jobs this call puts into slots
-  get the call number as their token
+  then A groups of 7, in the order they happened: worker id, slot number, token, outcome ("ok" | "fail" |
+    "bad": an item that is not a runnable JSON object), exception, error, backtrace (each already JSON-encoded;
+    "" for "ok")
+  then F groups of 2: worker id, slot number; then Q queue names in the order this fetch visits them. The jobs
+  this call puts into slots get the call number as their token.
   Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload,
     then the names of queues skipped for their type }
 ]]
@@ -36,9 +38,11 @@ local lanesKey, processedKey, failedCountKey, failedKey, pauseKey, beatsKey = KE
 local workerPrefix, processedPrefix, failedPrefix, queuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local runAt, failedAt, lane, call = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local A, F, Q, proc = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
-local ACK = 6
+local ACK, FILL = 7, 2
 local ackAt = 13
-local fetchAt = ackAt + ACK * A
+local fillAt = ackAt + ACK * A
+local queueAt = fillAt + FILL * F
+local function fillId(k) return ARGV[fillAt + FILL * (k - 1)] end
 local out = { 0, 0 }
 local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
 local function reply(slot, queue, flag, raw)
@@ -60,54 +64,55 @@ local function emit(slot, v)
   reply(slot, queue, flag, payload)
 end
 
--- One read of the lanes hash: this lane's last call number, and the token of every acknowledged slot.
-local fields = { lane }
-for k = 1, A do fields[k + 1] = ARGV[ackAt + ACK * (k - 1)] end
-local known = redis.pcall('HMGET', lanesKey, unpack(fields))
+-- One read of the lanes hash: this lane's last call number, and the token of the job in every slot.
+local known = redis.pcall('HMGET', lanesKey, lane, 'tokens')
 if known.err then return bad(lanesKey, 'is not a hash') end
 local last = known[1]
 if last == call then
   local keys = {}
-  for k = 1, F do keys[k] = workerPrefix .. ARGV[fetchAt + k - 1] end
+  for k = 1, F do keys[k] = workerPrefix .. fillId(k) end
   local vals, err = strings(keys)
   if err then return bad(err, 'is not a string') end
-  for k = 1, F do if vals[k] and unstate(vals[k]) then emit(k, vals[k]) end end
+  for k = 1, F do if vals[k] and stateQueue(vals[k]) then emit(k, vals[k]) end end
   return out
 end
 
 -- Read every string this call may write (states and counters) with one MGET, and check them all.
-local ids, keys, at = {}, {}, {}
-local function touch(key)
-  if not at[key] then keys[#keys + 1] = key at[key] = #keys end
+local keys, at, states = {}, {}, {}
+local function touch(key, state)
+  if not at[key] then keys[#keys + 1] = key at[key] = #keys states[key] = state end
 end
-for k = 1, A do touch(workerPrefix .. ARGV[ackAt + ACK * (k - 1)]) end
-for k = 1, F do touch(workerPrefix .. ARGV[fetchAt + k - 1]) end
+for k = 1, A do touch(workerPrefix .. ARGV[ackAt + ACK * (k - 1)], true) end
+for k = 1, F do touch(workerPrefix .. fillId(k), true) end
 for k = 1, A do
   local id = ARGV[ackAt + ACK * (k - 1)]
-  touch(processedPrefix .. id)
-  if ARGV[ackAt + ACK * (k - 1) + 2] ~= 'ok' then touch(failedPrefix .. id) end
+  touch(processedPrefix .. id, false)
+  if ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then touch(failedPrefix .. id, false) end
 end
-if A > 0 then touch(processedKey) touch(failedCountKey) end
+if A > 0 then touch(processedKey, false) touch(failedCountKey, false) end
 local vals, err = strings(keys)
 if err then return bad(err, 'is not a string') end
 local view, before = {}, {}
-for key, j in pairs(at) do
-  local v = vals[j]
-  if v and string.sub(key, 1, #workerPrefix) == workerPrefix and not unstate(v) then return bad(key, 'is not a worker state') end
-  if v and string.sub(key, 1, #workerPrefix) ~= workerPrefix and not counter(v) then return bad(key, 'is not an integer') end
+for j = 1, #keys do
+  local key, v = keys[j], vals[j]
+  if v then
+    if states[key] then
+      if not stateQueue(v) then return bad(key, 'is not a worker state') end
+    elseif not counter(v) then return bad(key, 'is not an integer') end
+  end
   view[key] = v or false
   before[key] = v or false
 end
 local failures = 0
-for k = 1, A do if ARGV[ackAt + ACK * (k - 1) + 2] ~= 'ok' then failures = failures + 1 end end
+for k = 1, A do if ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then failures = failures + 1 end end
 if failures > 0 then
   local t = rcall('TYPE', failedKey).ok
   if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
 end
 
 -- Checked: from here on nothing can fail.
--- The call number, and the token of every slot this call fills (written with its state, below).
-local tokens = { lane, call }
+local tokens = splitTokens(known[2])
+local tokensChanged = false
 local heads = {}
 local function state(queue, raw)
   heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":')
@@ -126,16 +131,15 @@ end
 local processed, failed = 0, 0
 for k = 1, A do
   local a = ackAt + ACK * (k - 1)
-  local id, token, outcome = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local id, slotNo, token, outcome = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
   local stateKey = workerPrefix .. id
-  -- known[k + 1]: the slot's token before this call; an ack earlier in this call may have cleared the state.
-  if view[stateKey] and known[k + 1] == token then
+  if view[stateKey] and tokens[slotNo + 1] == token then
     bump(processedPrefix .. id, 1)
     processed = processed + 1
     if outcome ~= 'ok' then
       local queue, payload = unstate(view[stateKey])
       if outcome == 'bad' then payload = malformed(payload) end
-      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], id, queue))
+      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], id, queue))
       bump(failedPrefix .. id, 1)
       failed = failed + 1
     end
@@ -155,7 +159,8 @@ local function finish()
   many('MSET', set)
   many('DEL', del)
   for key, by in pairs(incr) do rcall('INCRBY', key, tostring(by)) end
-  rcall('HSET', lanesKey, unpack(tokens))
+  if tokensChanged then rcall('HSET', lanesKey, lane, call, 'tokens', joinTokens(tokens))
+  else rcall('HSET', lanesKey, lane, call) end
   return out
 end
 
@@ -168,11 +173,11 @@ if type(pause) == 'string' and string.lower(string.match(pause, '^%s*(.-)%s*$'))
 
 -- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
 local need = 0
-for k = 1, F do if not view[workerPrefix .. ARGV[fetchAt + k - 1]] then need = need + 1 end end
+for k = 1, F do if not view[workerPrefix .. fillId(k)] then need = need + 1 end end
 local popped, pq, skipped = {}, {}, {}
 for qi = 1, Q do
   if need == 0 then break end
-  local queue = ARGV[fetchAt + F + qi - 1]
+  local queue = ARGV[queueAt + qi - 1]
   local got = redis.pcall('LPOP', queuePrefix .. queue, need)
   if type(got) == 'table' and got.err then
     skipped[#skipped + 1] = queue
@@ -183,7 +188,7 @@ for qi = 1, Q do
 end
 local p = 0
 for slot = 1, F do
-  local id = ARGV[fetchAt + slot - 1]
+  local id = fillId(slot)
   local key = workerPrefix .. id
   if view[key] then
     emit(slot, view[key])
@@ -193,7 +198,10 @@ for slot = 1, F do
     view[key] = v
     reply(slot, pq[p], flag, popped[p])
   end
-  if view[key] then tokens[#tokens + 1] = id tokens[#tokens + 1] = call end
+  if view[key] then
+    tokens[tonumber(ARGV[fillAt + FILL * (slot - 1) + 1]) + 1] = call
+    tokensChanged = true
+  end
 end
 finish()
 for _, q in ipairs(skipped) do out[#out + 1] = q end

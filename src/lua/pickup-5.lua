@@ -13,14 +13,14 @@
 
   KEYS[1] queue:<q>   KEYS[2] worker:<id> of the borrowed slot   KEYS[3] bunworker:beats   KEYS[4] pause-all-workers
   KEYS[5] this process's lanes hash
-  ARGV[1] process ("host:pid:instance")   ARGV[2] run_at   ARGV[3] the queue's name   ARGV[4] the slot's worker id
+  ARGV[1] process ("host:pid:instance")   ARGV[2] run_at   ARGV[3] the queue's name   ARGV[4] the slot's number
   ARGV[5] the job's token
   Returns {} (the queue is empty), { "skip" } (it has jobs this pickup may not take: the slot is occupied, this
   process is not registered, or pause-all-workers is set; a lane's fetch must look, and closes the gate while
   paused), or { flag ("" | "u": not UTF-8), raw payload, 1 if the queue has more jobs }
 ]]
 local queueKey, stateKey, beatsKey, pauseKey, lanesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local proc, runAt, queue, id, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local proc, runAt, queue, slotNo, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
 -- The common case when the wait timed out: one command.
 if redis.call('EXISTS', queueKey) == 0 then return {} end
@@ -32,12 +32,14 @@ if type(registered) == 'table' and registered.err then return bad(beatsKey, 'is 
 if registered == 0 then return { 'skip' } end
 local pause = redis.pcall('GET', pauseKey)
 if type(pause) == 'string' and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then return { 'skip' } end
-local lanesType = redis.call('TYPE', lanesKey).ok
-if lanesType ~= 'hash' and lanesType ~= 'none' then return bad(lanesKey, 'is a ' .. lanesType .. ', not a hash') end
+local tokens = redis.pcall('HGET', lanesKey, 'tokens')
+if type(tokens) == 'table' and tokens.err then return bad(lanesKey, 'is not a hash') end
+tokens = splitTokens(tokens or nil)
 local raw = redis.pcall('LPOP', queueKey)
 if type(raw) ~= 'string' then return { 'skip' } end
 local flag = utf8ok(raw) and '' or 'u'
 local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
 redis.call('SET', stateKey, '{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":' .. payloadJson(raw, not embed) .. '}')
-redis.call('HSET', lanesKey, id, token)
+tokens[slotNo + 1] = token
+redis.call('HSET', lanesKey, 'tokens', joinTokens(tokens))
 return { flag, raw, redis.call('EXISTS', queueKey) }
