@@ -153,10 +153,15 @@ export class Manager implements LaneListener, QueueSource {
     lane.wake();
   }
 
-  /** A keyspace notification: a push to some queue. One we do not know yet may be new in `<ns>queues`. */
+  /**
+   * A keyspace notification: a push to some queue. One we do not serve yet may be new in `<ns>queues`, but
+   * only if our patterns could match it: pushes to other worker pools' queues cost nothing here.
+   */
   private pushed(queue: string): void {
+    const { config } = this.ctx;
     if (this.order.queues.some((s) => s.name === queue)) return this.onWork();
-    if (this.ctx.config.dynamicQueues) void this.poller.refresh().then(() => this.onWork(), (e) => this.ctx.outage.failed(e));
+    if (!config.dynamicQueues || resolveQueues([...config.queues], [queue]).length === 0) return;
+    void this.poller.refresh().then(() => this.onWork(), (e) => this.ctx.outage.failed(e));
   }
 
   private setQueues(resolved: QueueSpec[]): void {
