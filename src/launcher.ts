@@ -123,7 +123,7 @@ export class Launcher {
       } catch (e) {
         const code = (e as { code?: string }).code ?? "";
         // A wrong password or an untrusted certificate will not get better by waiting.
-        const permanent = /AUTH|PASSWORD|TLS|CERT/.test(code) || /WRONGPASS|NOAUTH|certificate|CERT_|SELF_SIGNED/i.test((e as Error).message);
+        const permanent = /AUTH|PASSWORD|TLS|CERT/.test(code) || /WRONGPASS|NOAUTH|certificate|CERT_|SELF_SIGNED|no sentinel knows a master named/i.test((e as Error).message);
         // A stop requested meanwhile (TERM, the supervisor gone) ends the wait too.
         if (Date.now() > deadline || permanent || stopped) {
           throw new ConnectionError(`cannot reach Redis at ${config.target.display}: ${(e as Error).message}`);

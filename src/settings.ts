@@ -138,7 +138,7 @@ export function checkUriShape(uri: string): void {
   if (/^[a-z+]+:\/\//i.test(uri)) return;
   const at = uri.lastIndexOf("@");
   const shown = at < 0 ? "" : `, got "***${uri.slice(at)}"`;
-  throw new SettingsError(`--uri must start with redis://, rediss:// or unix:// (e.g. redis://:password@host:6379/0)${shown}`);
+  throw new SettingsError(`--uri must start with redis://, rediss://, unix:// or redis+sentinel:// (e.g. redis://:password@host:6379/0)${shown}`);
 }
 
 /** Throws SettingsError naming the first bad setting; returns the parsed queue list. */

@@ -134,7 +134,7 @@ describe("a --uri without scheme:// is refused without echoing it", () => {
   test.each(bad)("%p through parseCommandLine and resolveConfig", (uri) => {
     const e = thrown(() => resolveConfig({ ...defaultSettings({}), ...parseCommandLine(["--queues=q", `--uri=${uri}`], {}).settings }));
     expect(e).toBeInstanceOf(SettingsError);
-    expect(e.message).toStartWith("--uri must start with redis://, rediss:// or unix://");
+    expect(e.message).toStartWith("--uri must start with redis://, rediss://, unix:// or redis+sentinel://");
     expect(e.message).not.toContain(SECRET);
   });
 
