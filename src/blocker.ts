@@ -63,6 +63,8 @@ export interface Loan {
 export interface BlockerHost {
   /** A free slot of an idle lane, lent until giveBack or startPicked. */
   lend(): Loan | undefined;
+  /** A job token no other pickup of this process has used (see SlotOp in scripts.ts). */
+  nextToken(): string;
   /** The queue has more jobs than the pickup took (or a wait ended without a pickup): let lanes fetch. */
   onWork(queue: string): void;
   /** A failing stretch of waits on `queue` (the key is not a list, for instance), reported once. */
@@ -74,7 +76,6 @@ export class Blocker {
   private stopped = false;
   private cancelled = false;
   private waiting = false;
-  private pickups = 0;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -126,8 +127,7 @@ export class Blocker {
       if (!this.gate.isOpen) return null;
       const wait = c.send("BLMOVE", [key, key, "RIGHT", "RIGHT", (block / 1000).toFixed(3)]);
       if (!slot) return (await wait) === null ? null : "woken";
-      // Its own token space: "p" and a counter never equal a lane's call number.
-      const token = `p${++this.pickups}`;
+      const token = this.host.nextToken();
       const picked = pickup(c, config.keys, { proc, queue: this.queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token } : job));
       const [, job] = await Promise.all([wait, picked]);
       return job;

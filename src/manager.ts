@@ -39,6 +39,8 @@ export class Manager implements LaneListener, QueueSource {
   /** The lane woken for work seen, until its fetch is done: the gate stays closed meanwhile. */
   private waking: Lane | null = null;
   private stopping = false;
+  /** Pickup job tokens: one counter for all blockers, which lend slots of every lane ("p" never equals a call number). */
+  private pickups = 0;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -175,7 +177,7 @@ export class Manager implements LaneListener, QueueSource {
     const { config } = this.ctx;
     const wanted = new Set(this.order.queues.slice(0, config.blockingQueues).map((s) => s.name));
     for (const [q, b] of this.blockers) if (!wanted.has(q)) b.stop(), this.blockers.delete(q);
-    const host = { lend: () => this.lend(), onWork: () => this.onWork(), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
+    const host = { lend: () => this.lend(), nextToken: () => `p${++this.pickups}`, onWork: () => this.onWork(), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
     for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, host, config.deadAfterMs / 2));
   }
 

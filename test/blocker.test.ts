@@ -113,6 +113,7 @@ function host(gate: Gate, withSlot: boolean) {
   const errors: [string, unknown][] = [];
   const h: BlockerHost = {
     lend: (): Loan | undefined => (withSlot && back.picked.length === 0 ? ((slot.lent = true), { lane, slot }) : undefined),
+    nextToken: () => `p${back.picked.length + back.given.length + 1}`,
     onWork: (q) => (woken.push(q), gate.set(false)),
     onError: (q, e) => void errors.push([q, e]),
   };
