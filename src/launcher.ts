@@ -81,7 +81,13 @@ export class Launcher {
     await beforeJobs?.();
     await this.start();
     const mode = await this.stopWanted;
-    await this.shutdown(mode);
+    try {
+      await this.shutdown(mode);
+    } catch (e) {
+      // The reason the worker stopped matters more than a Redis error during the hand-back (reapers finish it).
+      if (!this.fatalError) throw e;
+      this.ctx.config.log.error(`could not hand the jobs back: ${(e as Error).message}`);
+    }
     if (this.fatalError) throw this.fatalError;
   }
 
