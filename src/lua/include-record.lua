@@ -66,19 +66,18 @@ local function failureEntry(failedAt, payload, exception, error, backtrace, work
     ',"backtrace":' .. backtrace .. ',"worker":' .. jstr(worker) .. ',"queue":' .. jstr(queue) .. '}'
 end
 local function strings(keys)
-  local vals, found, n = {}, 0, #keys
+  local vals, missing, n = {}, {}, #keys
   for from = 1, n, 1000 do
     local to = math.min(n, from + 999)
     local got = redis.call('MGET', unpack(keys, from, to))
     for i = 1, to - from + 1 do
-      vals[from + i - 1] = got[i] or nil
-      if got[i] then found = found + 1 end
+      if got[i] then vals[from + i - 1] = got[i] else missing[#missing + 1] = keys[from + i - 1] end
     end
-    found = found - redis.call('EXISTS', unpack(keys, from, to))
   end
-  if found == 0 then return vals end
-  for i = 1, n do
-    if not vals[i] and redis.call('EXISTS', keys[i]) == 1 then return nil, keys[i] end
+  -- Only a key MGET found nothing for can hold another type; usually there is none, and no EXISTS is sent.
+  if #missing == 0 or redis.call('EXISTS', unpack(missing, 1, math.min(#missing, 1000))) == 0 and #missing <= 1000 then return vals end
+  for _, key in ipairs(missing) do
+    if redis.call('EXISTS', key) == 1 then return nil, key end
   end
   return vals
 end

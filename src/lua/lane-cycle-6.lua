@@ -77,41 +77,67 @@ if last == call then
   return out
 end
 
--- Read every string this call may write (states and counters) with one MGET, and check them all.
-local keys, at, states = {}, {}, {}
-local function touch(key, state)
-  if not at[key] then keys[#keys + 1] = key at[key] = #keys states[key] = state end
-end
-for k = 1, A do touch(workerPrefix .. ARGV[ackAt + ACK * (k - 1)], true) end
-for k = 1, F do touch(workerPrefix .. fillId(k), true) end
+-- Read every string this call may write (states and counters) with one MGET, and check them all. The keys of
+-- each ack and fill are built once (Lua string building is most of this script's cost per job).
+local ackState, ackProcessed, ackFailed, fillState = {}, {}, {}, {}
+local keys = {}
 for k = 1, A do
-  local id = ARGV[ackAt + ACK * (k - 1)]
-  touch(processedPrefix .. id, false)
-  if ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then touch(failedPrefix .. id, false) end
+  local a = ackAt + ACK * (k - 1)
+  local id = ARGV[a]
+  ackState[k], ackProcessed[k] = workerPrefix .. id, processedPrefix .. id
+  keys[#keys + 1] = ackState[k]
+  keys[#keys + 1] = ackProcessed[k]
+  if ARGV[a + 3] ~= 'ok' then
+    ackFailed[k] = failedPrefix .. id
+    keys[#keys + 1] = ackFailed[k]
+  end
 end
-if A > 0 then touch(processedKey, false) touch(failedCountKey, false) end
+for k = 1, F do
+  fillState[k] = workerPrefix .. fillId(k)
+  keys[#keys + 1] = fillState[k]
+end
+if A > 0 then keys[#keys + 1] = processedKey keys[#keys + 1] = failedCountKey end
 local vals, err = strings(keys)
 if err then return bad(err, 'is not a string') end
 local view, before = {}, {}
 for j = 1, #keys do
-  local key, v = keys[j], vals[j]
-  if v then
-    if states[key] then
-      if not stateQueue(v) then return bad(key, 'is not a worker state') end
-    elseif not counter(v) then return bad(key, 'is not an integer') end
+  local v = vals[j] or false
+  view[keys[j]] = v
+  before[keys[j]] = v
+end
+local tokens = splitTokens(known[2])
+-- Check what this call will use, before its first write: which acks apply (the slot holds a state with the
+-- ack's token), the counters they bump, the states a failure entry or a replayed fill must decode.
+local applies, cleared = {}, {}
+local function counterOk(key) return not view[key] or counter(view[key]) end
+for k = 1, A do
+  local a = ackAt + ACK * (k - 1)
+  local stateKey = ackState[k]
+  if view[stateKey] and not cleared[stateKey] and tokens[tonumber(ARGV[a + 1]) + 1] == ARGV[a + 2] then
+    applies[k], cleared[stateKey] = true, true
+    if not counterOk(ackProcessed[k]) then return bad(ackProcessed[k], 'is not an integer') end
+    if ackFailed[k] then
+      if not stateQueue(view[stateKey]) then return bad(stateKey, 'is not a worker state') end
+      if not counterOk(ackFailed[k]) then return bad(ackFailed[k], 'is not an integer') end
+    end
   end
-  view[key] = v or false
-  before[key] = v or false
+end
+for k = 1, F do
+  local stateKey = fillState[k]
+  if view[stateKey] and not cleared[stateKey] and not stateQueue(view[stateKey]) then return bad(stateKey, 'is not a worker state') end
+end
+if next(applies) then
+  if not counterOk(processedKey) then return bad(processedKey, 'is not an integer') end
+  if not counterOk(failedCountKey) then return bad(failedCountKey, 'is not an integer') end
 end
 local failures = 0
-for k = 1, A do if ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then failures = failures + 1 end end
+for k = 1, A do if applies[k] and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then failures = failures + 1 end end
 if failures > 0 then
   local t = rcall('TYPE', failedKey).ok
   if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
 end
 
 -- Checked: from here on nothing can fail.
-local tokens = splitTokens(known[2])
 local tokensChanged = false
 local heads = {}
 local function state(queue, raw)
@@ -130,20 +156,18 @@ end
 -- An ack whose state is missing means someone else already dealt with the job (Resque's prune, our reaper).
 local processed, failed = 0, 0
 for k = 1, A do
-  local a = ackAt + ACK * (k - 1)
-  local id, slotNo, token, outcome = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
-  local stateKey = workerPrefix .. id
-  if view[stateKey] and tokens[slotNo + 1] == token then
-    bump(processedPrefix .. id, 1)
+  if applies[k] then
+    local a = ackAt + ACK * (k - 1)
+    bump(ackProcessed[k], 1)
     processed = processed + 1
-    if outcome ~= 'ok' then
-      local queue, payload = unstate(view[stateKey])
-      if outcome == 'bad' then payload = malformed(payload) end
-      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], id, queue))
-      bump(failedPrefix .. id, 1)
+    if ackFailed[k] then
+      local queue, payload = unstate(view[ackState[k]])
+      if ARGV[a + 3] == 'bad' then payload = malformed(payload) end
+      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a], queue))
+      bump(ackFailed[k], 1)
       failed = failed + 1
     end
-    view[stateKey] = false
+    view[ackState[k]] = false
   end
 end
 if processed > 0 then rcall('INCRBY', processedKey, processed) end
@@ -173,7 +197,7 @@ if type(pause) == 'string' and string.lower(string.match(pause, '^%s*(.-)%s*$'))
 
 -- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
 local need = 0
-for k = 1, F do if not view[workerPrefix .. fillId(k)] then need = need + 1 end end
+for k = 1, F do if not view[fillState[k]] then need = need + 1 end end
 local popped, pq, skipped = {}, {}, {}
 for qi = 1, Q do
   if need == 0 then break end
@@ -188,8 +212,7 @@ for qi = 1, Q do
 end
 local p = 0
 for slot = 1, F do
-  local id = fillId(slot)
-  local key = workerPrefix .. id
+  local key = fillState[slot]
   if view[key] then
     emit(slot, view[key])
   elseif p < #popped then
