@@ -96,7 +96,10 @@ for k = 1, F do
   fillState[k] = workerPrefix .. fillId(k)
   keys[#keys + 1] = fillState[k]
 end
-if A > 0 then keys[#keys + 1] = processedKey keys[#keys + 1] = failedCountKey end
+-- stat:failed only when a job failed: a missing key costs an EXISTS (see strings()), and a drain has none.
+local anyFailed = next(ackFailed) ~= nil
+if A > 0 then keys[#keys + 1] = processedKey end
+if anyFailed then keys[#keys + 1] = failedCountKey end
 local vals, err = strings(keys)
 if err then return bad(err, 'is not a string') end
 local view, before = {}, {}
@@ -128,7 +131,7 @@ for k = 1, F do
 end
 if next(applies) then
   if not counterOk(processedKey) then return bad(processedKey, 'is not an integer') end
-  if not counterOk(failedCountKey) then return bad(failedCountKey, 'is not an integer') end
+  if anyFailed and not counterOk(failedCountKey) then return bad(failedCountKey, 'is not an integer') end
 end
 local failures = 0
 for k = 1, A do if applies[k] and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then failures = failures + 1 end end
@@ -146,25 +149,22 @@ local function state(queue, raw)
   local embed = flag == '' and sbyte(raw, 1) == 123 and sbyte(raw, -1) == 125
   return heads[queue] .. payloadJson(raw, not embed) .. '}', flag
 end
--- Counters go out with the states in one MSET; one too long for Lua's 14-digit number formatting gets INCRBY.
-local incr = {}
-local function bump(key, by)
-  local v = view[key]
-  if v and #v > 13 then incr[key] = (incr[key] or 0) + by return end
-  view[key] = tostring((tonumber(v) or 0) + by)
+-- INCRBY with a string increment: Redis does the arithmetic, and Lua never formats a number (printf).
+local function bump(key)
+  rcall('INCRBY', key, '1')
 end
 -- An ack whose state is missing means someone else already dealt with the job (Resque's prune, our reaper).
 local processed, failed = 0, 0
 for k = 1, A do
   if applies[k] then
     local a = ackAt + ACK * (k - 1)
-    bump(ackProcessed[k], 1)
+    bump(ackProcessed[k])
     processed = processed + 1
     if ackFailed[k] then
       local queue, payload = unstate(view[ackState[k]])
       if ARGV[a + 3] == 'bad' then payload = malformed(payload) end
       rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a], queue))
-      bump(ackFailed[k], 1)
+      bump(ackFailed[k])
       failed = failed + 1
     end
     view[ackState[k]] = false
@@ -172,6 +172,8 @@ for k = 1, A do
 end
 if processed > 0 then rcall('INCRBY', processedKey, processed) end
 if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
+-- Counters were read only to be checked: they are not rewritten by finish().
+for k = 1, A do view[ackProcessed[k]] = nil if ackFailed[k] then view[ackFailed[k]] = nil end end
 view[processedKey], view[failedCountKey] = nil, nil
 
 local function finish()
@@ -182,7 +184,6 @@ local function finish()
   end
   many('MSET', set)
   many('DEL', del)
-  for key, by in pairs(incr) do rcall('INCRBY', key, tostring(by)) end
   if tokensChanged then rcall('HSET', lanesKey, lane, call, 'tokens', joinTokens(tokens))
   else rcall('HSET', lanesKey, lane, call) end
   return out
