@@ -7,8 +7,8 @@
 // queue into the slot's state atomically, in the same hop, and starts as soon as the reply arrives.
 // If this process freezes or dies meanwhile, nothing is lost: a job is in its queue or in a worker state,
 // which the pickup writes only while this process is registered (so a reaped process takes nothing). The wait
-// is bounded (half of --dead-after, at most BLOCK_CAP_MS): renewals stay rare, and every wait ends well before
-// its owner could be reaped.
+// is bounded by blockMs (manager.ts): long, so renewals stay rare (each costs three commands), and shorter than
+// the time after which its owner could be reaped.
 import type { WorkerContext } from "./context";
 import type { Lane, Slot } from "./lane";
 import { isTransient, RedisConn } from "./redis";
@@ -50,9 +50,6 @@ export class Gate {
     for (const f of w) f();
   }
 }
-
-/** Far below any sensible --dead-after: see the header. */
-export const BLOCK_CAP_MS = 30_000;
 
 export interface Loan {
   lane: Lane;
@@ -120,7 +117,7 @@ export class Blocker {
   private waitAndPick(slot: Slot | undefined): Promise<(PickedJob & { token: string }) | null | "woken" | "skip"> {
     const { config, proc } = this.ctx;
     const key = config.keys.queue(this.queue);
-    const block = Math.min(BLOCK_CAP_MS, this.blockMs);
+    const block = this.blockMs;
     return this.conn.run(async (c) => {
       // The gate is checked in the same tick as the wait is sent: a pause that closed it while we were
       // connecting must not start one more.

@@ -21,6 +21,14 @@ import type { BadKeyError } from "./scripts";
 /** How long a queue whose key has the wrong type is left out before it is tried again. */
 const BAD_QUEUE_PAUSE_MS = 60_000;
 
+/**
+ * How long a blocker's wait lasts: a wait sent just before this process stopped beating ends before anyone may
+ * reap it (--dead-after after its last beat, at most one heartbeat before the wait was sent), with 5 % to spare.
+ */
+export function blockMs(config: { deadAfterMs: number; heartbeatMs: number }): number {
+  return Math.max(50, Math.floor((config.deadAfterMs - config.heartbeatMs) * 0.95));
+}
+
 export interface ManagerEvents {
   /** With --exit-on-complete: every queue was empty and no job runs. */
   complete(): void;
@@ -178,7 +186,7 @@ export class Manager implements LaneListener, QueueSource {
     const wanted = new Set(this.order.queues.slice(0, config.blockingQueues).map((s) => s.name));
     for (const [q, b] of this.blockers) if (!wanted.has(q)) b.stop(), this.blockers.delete(q);
     const host = { lend: () => this.lend(), nextToken: () => `p${++this.pickups}`, onWork: () => this.onWork(), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
-    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, host, config.deadAfterMs / 2));
+    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, host, blockMs(config)));
   }
 
   /** A free slot of an idle lane for a blocker's pickup; the gate closes when none is left. */

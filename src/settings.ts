@@ -42,7 +42,7 @@ export interface Settings {
   processes: number | "auto";
   /** What happens to a dead worker's in-flight jobs: back to the front of their queues, or failure entries. Default requeue. */
   deadJobs: DeadJobPolicy;
-  /** Seconds between heartbeats (Resque's are 60). Default 15. */
+  /** Seconds between heartbeats (Resque's are 60); each also finds dead workers. Default 20 (an idle worker's traffic stays under one command a second). */
   heartbeatInterval: number;
   /** A worker on another host whose heartbeat is older than this many seconds is dead. Default 60. */
   deadAfter: number;
@@ -86,7 +86,7 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     jobTimeout: 0,
     processes: 1,
     deadJobs: "requeue",
-    heartbeatInterval: 15,
+    heartbeatInterval: 20,
     deadAfter: 60,
     commandTimeout: 10,
     blockingQueues: 3,

@@ -200,15 +200,32 @@ if type(pause) == 'string' and string.lower(string.match(pause, '^%s*(.-)%s*$'))
 local need = 0
 for k = 1, F do if not view[fillState[k]] then need = need + 1 end end
 local popped, pq, skipped = {}, {}, {}
-for qi = 1, Q do
-  if need == 0 then break end
-  local queue = ARGV[queueAt + qi - 1]
+local function take(queue)
   local got = redis.pcall('LPOP', queuePrefix .. queue, need)
   if type(got) == 'table' and got.err then
     skipped[#skipped + 1] = queue
   elseif got then
     for _, raw in ipairs(got) do popped[#popped + 1] = raw pq[#pq + 1] = queue end
     need = need - #got
+  end
+end
+-- Many queues (`*` over a thousand): one EXISTS per chunk tells whether any of its queues has a job (Redis
+-- deletes empty lists), so empty queues cost a key lookup each instead of a command each (issue #10).
+local CHUNK = 64
+for from = 1, Q, CHUNK do
+  if need == 0 then break end
+  local to = math.min(Q, from + CHUNK - 1)
+  local look = to - from < 8
+  if not look then
+    local chunk = {}
+    for qi = from, to do chunk[#chunk + 1] = queuePrefix .. ARGV[queueAt + qi - 1] end
+    look = rcall('EXISTS', unpack(chunk)) > 0
+  end
+  if look then
+    for qi = from, to do
+      if need == 0 then break end
+      take(ARGV[queueAt + qi - 1])
+    end
   end
 end
 local p = 0
