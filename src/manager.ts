@@ -46,6 +46,13 @@ export class Manager implements LaneListener, QueueSource {
   private readonly badUntil = new Map<string, number>();
   /** The lane woken for work seen, until its fetch is done: the gate stays closed meanwhile. */
   private waking: Lane | null = null;
+  /**
+   * The queues a keyspace notification named for the woken lane's fetch: with a thousand queues, a fetch over
+   * all of them costs milliseconds, one over the named queue well under one. Null: fetch in the full order.
+   */
+  private hint: Set<string> | null = null;
+  /** Work was seen while a lane was already waking: wake again once its fetch is done. */
+  private seenWhileWaking = false;
   private stopping = false;
   /** Pickup job tokens: one counter for all blockers, which lend slots of every lane ("p" never equals a call number). */
   private pickups = 0;
@@ -68,7 +75,7 @@ export class Manager implements LaneListener, QueueSource {
       polledQueues: () => this.served().filter((q) => !this.blockers.has(q)),
       onWork: () => this.onWork(),
     });
-    this.notifier = new Notifier(ctx, conn, { pushed: (q) => this.pushed(q), subscribed: () => void this.poller.look().catch(() => {}) });
+    this.notifier = new Notifier(ctx, conn, { pushed: (q) => this.pushed(q), subscribed: () => void this.poller.look().catch((e) => ctx.outage.failed(e)) });
   }
 
   async start(): Promise<void> {
@@ -90,7 +97,10 @@ export class Manager implements LaneListener, QueueSource {
 
   fetchOrder(): string[] {
     const now = Date.now();
-    return this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name).filter((q) => (this.badUntil.get(q) ?? 0) <= now);
+    const hint = this.hint;
+    this.hint = null;
+    const order = this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name).filter((q) => (this.badUntil.get(q) ?? 0) <= now);
+    return hint ? order.filter((q) => hint.has(q)) : order;
   }
 
   hold(held: boolean): void {
@@ -129,6 +139,10 @@ export class Manager implements LaneListener, QueueSource {
   laneChanged(lane?: Lane): void {
     if (lane === this.waking && !lane.working) this.waking = null;
     if (this.stopping) return;
+    if (!this.waking && this.seenWhileWaking) {
+      this.seenWhileWaking = false;
+      this.onWork();
+    }
     const paused = this.lanes.some((l) => l.paused);
     this.gate.set(!paused && !this.waking && this.lanes.some((l) => l.idle && l.freeSlots() > 0));
     if (paused) for (const b of this.blockers.values()) b.cancel();
@@ -154,11 +168,13 @@ export class Manager implements LaneListener, QueueSource {
   }
 
   /** Some watched queue has a job: wake the idle lane with the most free slots, unless one is already waking. */
-  private onWork(): void {
-    if (this.stopping || this.waking) return;
+  private onWork(queue?: string): void {
+    if (this.stopping) return;
+    if (this.waking) return void (this.seenWhileWaking = true);
     const lane = this.lanes.filter((l) => l.idle && l.freeSlots() > 0).sort((a, b) => b.freeSlots() - a.freeSlots())[0];
     if (!lane) return;
     this.waking = lane;
+    this.hint = queue === undefined ? null : new Set([queue]);
     this.gate.set(false);
     lane.wake();
   }
@@ -169,7 +185,7 @@ export class Manager implements LaneListener, QueueSource {
    */
   private pushed(queue: string): void {
     const { config } = this.ctx;
-    if (this.order.queues.some((s) => s.name === queue)) return this.onWork();
+    if (this.order.queues.some((s) => s.name === queue)) return this.onWork(queue);
     if (!config.dynamicQueues || resolveQueues([...config.queues], [queue]).length === 0) return;
     void this.poller.refresh().then(() => this.onWork(), (e) => this.ctx.outage.failed(e));
   }
@@ -185,7 +201,7 @@ export class Manager implements LaneListener, QueueSource {
     const { config } = this.ctx;
     const wanted = new Set(this.order.queues.slice(0, config.blockingQueues).map((s) => s.name));
     for (const [q, b] of this.blockers) if (!wanted.has(q)) b.stop(), this.blockers.delete(q);
-    const host = { lend: () => this.lend(), nextToken: () => `p${++this.pickups}`, onWork: () => this.onWork(), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
+    const host = { lend: () => this.lend(), nextToken: () => `p${++this.pickups}`, onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
     for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, host, blockMs(config)));
   }
 
