@@ -135,7 +135,7 @@ describe("lane-cycle-6.lua", () => {
   });
 });
 
-describe("release-6.lua", () => {
+describe("release-5.lua", () => {
   async function register(ids: string[]) {
     await c.hset(k.processes, proc, JSON.stringify(ids));
     for (const id of ids) {
