@@ -91,15 +91,18 @@ export class Manager implements LaneListener, QueueSource {
 
   /** The queues to serve now, in priority order, without those skipped for a bad key. */
   private served(): string[] {
+    return this.withoutBad(this.order.queues.map((s) => s.name));
+  }
+
+  private withoutBad(queues: string[]): string[] {
     const now = Date.now();
-    return this.order.queues.map((s) => s.name).filter((q) => (this.badUntil.get(q) ?? 0) <= now);
+    return queues.filter((q) => (this.badUntil.get(q) ?? 0) <= now);
   }
 
   fetchOrder(): string[] {
-    const now = Date.now();
     const hint = this.hint;
     this.hint = null;
-    const order = this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name).filter((q) => (this.badUntil.get(q) ?? 0) <= now);
+    const order = this.withoutBad(this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name));
     return hint ? order.filter((q) => hint.has(q)) : order;
   }
 

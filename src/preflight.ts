@@ -8,7 +8,9 @@ import { BadKeyError } from "./scripts";
 const INTEGER = /^(0|-?[1-9]\d{0,17})$/;
 
 export async function preflight(conn: RedisConn, keys: Keys): Promise<void> {
-  const want: [string, string][] = [[keys.processed, "string"], [keys.failedCount, "string"], [keys.failed, "list"], [keys.queues, "set"], [keys.workers, "set"], [keys.heartbeats, "hash"]];
+  // The registration keys (workers, workers:heartbeat, ...) are checked by the first heartbeat, which also
+  // comes before the first job; these are the ones only an acknowledgement would find broken.
+  const want: [string, string][] = [[keys.processed, "string"], [keys.failedCount, "string"], [keys.failed, "list"], [keys.queues, "set"]];
   const types = (await conn.run((c) => Promise.all(want.map(([k]) => c.send("TYPE", [k]))), "TYPE")) as string[];
   want.forEach(([key, type], i) => {
     if (types[i] !== type && types[i] !== "none") throw new BadKeyError(key, `is a ${types[i]}, not a ${type}`);

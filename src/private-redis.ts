@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RedisClient, type Subprocess } from "bun";
 
-/** Temp folders of private servers start with this, so a test run can check that none outlives it. */
-export const PRIVATE_REDIS_DIR_PREFIX = "bunworker-redis-";
+/** Temp folders of private servers start with this, so a leftover one is recognisable. */
+const PRIVATE_REDIS_DIR_PREFIX = "bunworker-redis-";
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

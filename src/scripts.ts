@@ -27,7 +27,7 @@ function script(name: string, body: string, numKeys: number, includes = ""): Scr
 export const scripts = {
   laneCycle: script("lane-cycle", laneCycleLua, 6, includeRecord),
   release: script("release", releaseLua, 5, includeRecord),
-  heartbeat: script("heartbeat", heartbeatLua, 4),
+  heartbeat: script("heartbeat", heartbeatLua, 4, includeRecord),
   pickup: script("pickup", pickupLua, 5, includeRecord),
 } as const;
 

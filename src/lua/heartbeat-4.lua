@@ -16,7 +16,6 @@
 local workersKey, heartbeatsKey, processesKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local proc, beat, started, workerPrefix, startedSuffix, identity, idsJson = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local firstId = 8
-local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
 local beats = redis.pcall('HGETALL', beatsKey)
 if beats.err then return bad(beatsKey, 'is not a hash') end
 -- Chunks of 1000 ids keep unpack() below Lua's stack limit.

@@ -4,8 +4,13 @@
   utf8ok(s): false when s is not valid UTF-8 (such bytes would make Ruby's JSON parser raise).
   payloadJson(raw, asString): the payload as stored: the raw bytes themselves, or, for an item that cannot be
     embedded as JSON, a JSON string of it (bytes that are not UTF-8 as \u00XX, so nothing is lost).
-  state(queue, runAt, payload) lives in lane-cycle: the worker:<id> value, Resque's {"queue","run_at","payload"}.
-    It is also our in-flight record: the job leaves it only in the script that writes the job's outcome.
+  newState(queue, runAt, raw, heads): the worker:<id> value for a job just taken, Resque's
+    {"queue","run_at","payload"}, and its flag ("" | "u": not UTF-8); `heads` (optional) caches the part before
+    the payload per queue. It is also our in-flight record: the job leaves it only in the script that writes
+    the job's outcome.
+  pauseSet(v): resque:pause-all-workers holds "true" (any case, any spaces), as Resque reads it; v is what
+    redis.pcall('GET') answered (a key of another type is not "true").
+  bad(key, why): the error a script returns when a key it must use is unusable, changing nothing.
   unstate(v): queue, payload of such a state (run_at is always 20 characters); nil for anything else.
   stateQueue(v): the same check, without copying the payload out: queue and where run_at starts.
   malformed(payload): the failure payload of an item that is not a runnable job: a job Resque's tools can
@@ -41,6 +46,20 @@ local function payloadJson(raw, asString)
   if utf8ok(raw) then return s end
   return (string.gsub(s, '[\128-\255]', function(c) return string.format('\\u%04x', string.byte(c)) end))
 end
+local function newState(queue, runAt, raw, heads)
+  local head = heads and heads[queue]
+  if not head then
+    head = '{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":'
+    if heads then heads[queue] = head end
+  end
+  local flag = utf8ok(raw) and '' or 'u'
+  local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
+  return head .. payloadJson(raw, not embed) .. '}', flag
+end
+local function pauseSet(v)
+  return type(v) == 'string' and string.lower(string.match(v, '^%s*(.-)%s*$')) == 'true'
+end
+local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
 local function stateQueue(v)
   if string.sub(v, 1, 10) ~= '{"queue":"' or string.byte(v, -1) ~= 125 then return nil end
   local at = string.find(v, ',"run_at":"', 10, true)

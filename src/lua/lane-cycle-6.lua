@@ -44,7 +44,6 @@ local fillAt = ackAt + ACK * A
 local queueAt = fillAt + FILL * F
 local function fillId(k) return ARGV[fillAt + FILL * (k - 1)] end
 local out = { 0, 0 }
-local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
 local function reply(slot, queue, flag, raw)
   out[#out + 1] = slot
   out[#out + 1] = queue
@@ -143,12 +142,6 @@ end
 -- Checked: from here on nothing can fail.
 local tokensChanged = false
 local heads = {}
-local function state(queue, raw)
-  heads[queue] = heads[queue] or ('{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":')
-  local flag = utf8ok(raw) and '' or 'u'
-  local embed = flag == '' and sbyte(raw, 1) == 123 and sbyte(raw, -1) == 125
-  return heads[queue] .. payloadJson(raw, not embed) .. '}', flag
-end
 -- INCRBY with a string increment: Redis does the arithmetic, and Lua never formats a number (printf).
 local function bump(key)
   rcall('INCRBY', key, '1')
@@ -194,7 +187,7 @@ local registered = redis.pcall('HEXISTS', beatsKey, proc)
 if registered ~= 1 then out[1] = 2 return finish() end
 -- A pause key of another type is not "true": Resque would not pause either.
 local pause = redis.pcall('GET', pauseKey)
-if type(pause) == 'string' and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then out[1] = 1 return finish() end
+if pauseSet(pause) then out[1] = 1 return finish() end
 
 -- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
 local need = 0
@@ -235,7 +228,7 @@ for slot = 1, F do
     emit(slot, view[key])
   elseif p < #popped then
     p = p + 1
-    local v, flag = state(pq[p], popped[p])
+    local v, flag = newState(pq[p], runAt, popped[p], heads)
     view[key] = v
     reply(slot, pq[p], flag, popped[p])
   end

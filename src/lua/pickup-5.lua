@@ -21,7 +21,6 @@
 ]]
 local queueKey, stateKey, beatsKey, pauseKey, lanesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local proc, runAt, queue, slotNo, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
 -- The common case when the wait timed out: one command.
 if redis.call('EXISTS', queueKey) == 0 then return {} end
 local current = redis.pcall('GET', stateKey)
@@ -31,15 +30,14 @@ local registered = redis.pcall('HEXISTS', beatsKey, proc)
 if type(registered) == 'table' and registered.err then return bad(beatsKey, 'is not a hash') end
 if registered == 0 then return { 'skip' } end
 local pause = redis.pcall('GET', pauseKey)
-if type(pause) == 'string' and string.lower(string.match(pause, '^%s*(.-)%s*$')) == 'true' then return { 'skip' } end
+if pauseSet(pause) then return { 'skip' } end
 local tokens = redis.pcall('HGET', lanesKey, 'tokens')
 if type(tokens) == 'table' and tokens.err then return bad(lanesKey, 'is not a hash') end
 tokens = splitTokens(tokens or nil)
 local raw = redis.pcall('LPOP', queueKey)
 if type(raw) ~= 'string' then return { 'skip' } end
-local flag = utf8ok(raw) and '' or 'u'
-local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
-redis.call('SET', stateKey, '{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":' .. payloadJson(raw, not embed) .. '}')
+local state, flag = newState(queue, runAt, raw)
+redis.call('SET', stateKey, state)
 tokens[slotNo + 1] = token
 redis.call('HSET', lanesKey, 'tokens', joinTokens(tokens))
 return { flag, raw, redis.call('EXISTS', queueKey) }

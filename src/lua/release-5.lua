@@ -16,7 +16,6 @@
 local lanesKey, workersKey, heartbeatsKey, processesKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local proc, mode, queuePrefix, workerPrefix, startedSuffix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local processedPrefix, failedPrefix, failedKey, failedAt = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local function bad(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
 local function typeOf(key) return redis.call('TYPE', key).ok end
 for key, want in pairs({ [workersKey] = 'set', [heartbeatsKey] = 'hash', [processesKey] = 'hash', [beatsKey] = 'hash' }) do
   local t = typeOf(key)
