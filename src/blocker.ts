@@ -9,6 +9,8 @@
 // which the pickup writes only while this process is registered (so a reaped process takes nothing). The wait
 // is bounded by blockMs (manager.ts): long, so renewals stay rare (each costs three commands), and shorter than
 // the time after which its owner could be reaped.
+// A follower (manager.ts took) is the same wait on a queue past those, the one that had a job most recently:
+// follow() moves it to another queue by replacing its connection, which ends the old wait at once.
 import type { WorkerContext } from "./context";
 import type { Lane, Slot } from "./lane";
 import { isTransient, RedisConn } from "./redis";
@@ -73,16 +75,31 @@ export class Blocker {
   private stopped = false;
   private cancelled = false;
   private waiting = false;
+  /** When its queue last had a job (a follower keeps its queue for a while after that). */
+  lastJobAt = 0;
 
   constructor(
     private readonly ctx: WorkerContext,
-    readonly queue: string,
+    private current: string,
     private readonly gate: Gate,
     private readonly host: BlockerHost,
     private readonly blockMs: number,
+    /** Follows the queues that had jobs (manager.ts) rather than one of the first --blocking-queues. */
+    readonly follower = false,
   ) {
-    this.conn = new RedisConn(ctx.config.target, ctx.config.commandTimeoutMs, `blocker(${queue})`);
+    this.conn = new RedisConn(ctx.config.target, ctx.config.commandTimeoutMs, follower ? "follower" : `blocker(${current})`);
     void this.loop();
+  }
+
+  get queue(): string {
+    return this.current;
+  }
+
+  /** Wait on `queue` from now on: a pending wait on the old one ends at once (its connection is replaced). */
+  follow(queue: string): void {
+    this.current = queue;
+    this.lastJobAt = Date.now();
+    this.cancel();
   }
 
   private async loop(): Promise<void> {
@@ -91,7 +108,7 @@ export class Blocker {
       if (this.stopped) break;
       // Without a slot to lend (low --concurrency), the wait only wakes a lane, one round trip slower.
       const loan = this.host.lend();
-      let picked: (PickedJob & { token: string }) | null | "woken" | "skip" = null;
+      let picked: (PickedJob & { token: string; queue: string }) | null | "woken" | "skip" = null;
       try {
         this.waiting = true;
         picked = await this.waitAndPick(loan?.slot);
@@ -105,7 +122,7 @@ export class Blocker {
         continue;
       }
       this.waiting = false;
-      if (loan && typeof picked === "object" && picked) loan.lane.startPicked(loan.slot, picked.token, this.queue, picked.notUtf8, picked.raw);
+      if (loan && typeof picked === "object" && picked) loan.lane.startPicked(loan.slot, picked.token, picked.queue, picked.notUtf8, picked.raw);
       else if (loan) loan.lane.giveBack(loan.slot, picked === "skip");
       // A job the pickup could not take (paused, reaped) or did not take (no slot): a lane's fetch decides,
       // and closes the gate while paused, so this never spins on a non-empty queue.
@@ -114,9 +131,10 @@ export class Blocker {
   }
 
   /** One write: the blocking wait, then (with a slot) the pickup, which Redis runs as soon as the wait ends. */
-  private waitAndPick(slot: Slot | undefined): Promise<(PickedJob & { token: string }) | null | "woken" | "skip"> {
+  private waitAndPick(slot: Slot | undefined): Promise<(PickedJob & { token: string; queue: string }) | null | "woken" | "skip"> {
     const { config, proc } = this.ctx;
-    const key = config.keys.queue(this.queue);
+    const queue = this.queue;
+    const key = config.keys.queue(queue);
     const block = this.blockMs;
     return this.conn.run(async (c) => {
       // The gate is checked in the same tick as the wait is sent: a pause that closed it while we were
@@ -125,7 +143,7 @@ export class Blocker {
       const wait = c.send("BLMOVE", [key, key, "RIGHT", "RIGHT", (block / 1000).toFixed(3)]);
       if (!slot) return (await wait) === null ? null : "woken";
       const token = this.host.nextToken();
-      const picked = pickup(c, config.keys, { proc, queue: this.queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token } : job));
+      const picked = pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token, queue } : job));
       const [, job] = await Promise.all([wait, picked]);
       return job;
     }, "BLMOVE + pickup", block + config.commandTimeoutMs);
@@ -133,8 +151,9 @@ export class Blocker {
 
   private async failed(e: unknown, attempt: number): Promise<void> {
     const { config } = this.ctx;
-    if (this.cancelled) this.cancelled = false;
-    else if (isTransient(e)) this.ctx.outage.failed(e);
+    // Cancelled (a pause, or a follower's new queue): the gate or the new queue decides what comes next.
+    if (this.cancelled) return void (this.cancelled = false);
+    if (isTransient(e)) this.ctx.outage.failed(e);
     else if (attempt === 0) this.host.onError(this.queue, e);
     // A wrong-type key will not heal soon: wait a whole interval before looking again.
     await sleep(isTransient(e) ? backoffMs(attempt, Math.random()) : config.intervalMs, this.ctx.hardStop);

@@ -35,6 +35,7 @@ export interface Config {
   readonly deadJobs: DeadJobPolicy;
   /** How many of the highest-priority queues get a blocking wait (a connection each) for sub-ms pickup. */
   readonly blockingQueues: number;
+  readonly followQueues: number;
   /** Keyspace notifications for pickup on every queue: use when the server has them, turn them on, or not. */
   readonly notifications: NotifyMode;
   readonly intervalMs: number;
@@ -73,6 +74,7 @@ export function resolveConfig(s: Settings, deps: ConfigDeps = {}): Config {
     useNumber: s.useNumber,
     deadJobs: s.deadJobs,
     blockingQueues: s.blockingQueues,
+    followQueues: s.followQueues,
     notifications: s.keyspaceNotifications,
     intervalMs: ms(s.interval),
     shutdownTimeoutMs: ms(s.shutdownTimeout),

@@ -14,7 +14,7 @@ import type { RedisConn } from "./redis";
 import { failedAt, runAt } from "./resque-time";
 import { retrying } from "./retry";
 import type { Finished, Runner, RunningJob } from "./runner";
-import { BadKeyError, laneCycle, type CycleResult, type SlotOp } from "./scripts";
+import { BadKeyError, laneCycle, pickup, type CycleResult, type PickedJob, type SlotOp } from "./scripts";
 
 export interface Slot {
   readonly id: string;
@@ -34,6 +34,8 @@ export interface QueueSource {
 export interface LaneListener {
   /** It went idle, got busy, paused or finished a call. */
   laneChanged(lane: Lane): void;
+  /** A job from `queue` starts in one of this lane's slots. */
+  took(queue: string): void;
   /** A fetch filled every free slot: other idle lanes may find more. */
   moreWork(): void;
   /** A fetch found these queue keys of the wrong type (they were skipped). */
@@ -134,6 +136,30 @@ export class Lane {
     this.start(slot, token, queue, notUtf8, raw);
   }
 
+  /**
+   * Take one job from `queue` into a lent slot now, on this lane's connection: a keyspace notification named
+   * the queue, and the blockers' pickup script takes its job in one round trip, where waking this lane would
+   * cost a fetch over every free slot (issue #10). Resolves to whether the queue may hold more than it took.
+   * A failed pickup may have written the slot's state unheard: the slot comes back unsure, so the lane's
+   * fetch runs that job, or meets (and reports) whatever made the pickup fail.
+   */
+  async pick(slot: Slot, queue: string, token: string): Promise<boolean> {
+    const { config, proc } = this.ctx;
+    let picked: PickedJob | null | "skip";
+    try {
+      picked = await this.conn.run((c) => pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }), "pickup");
+    } catch {
+      this.giveBack(slot, true);
+      return false;
+    }
+    if (picked === null || picked === "skip") {
+      this.giveBack(slot, picked === "skip");
+      return picked === "skip";
+    }
+    this.startPicked(slot, token, queue, picked.notUtf8, picked.raw);
+    return picked.more;
+  }
+
   hold(held: boolean): void {
     this.held = held;
     if (!held) this.kick();
@@ -175,6 +201,7 @@ export class Lane {
   }
 
   private start(slot: Slot, token: string, queue: string, notUtf8: boolean, raw: string): void {
+    this.listener.took(queue);
     const job = this.runner.run(slot.id, queue, notUtf8, raw, (f) => this.finished(slot, token, f));
     if (!job.isSettled) slot.job = job;
   }

@@ -3,9 +3,11 @@
 // 2. know the queues: the list given, or for `*`, globs and `!skip` the members of `<ns>queues` (poller.ts);
 //    a queue whose key has the wrong type is skipped for a while and reported;
 // 3. while some lane is idle with a free slot (the gate), watch for work at a cost that does not grow with
-//    the number of queues (issue #10): a blocker on each of the first --blocking-queues queues, keyspace
+//    the number of queues (issue #10): a blocker on each of the first --blocking-queues queues, up to
+//    --follow-queues followers (blockers on the other queues that had jobs most recently), keyspace
 //    notifications when the server has them (notifier.ts), and one EXISTS over the rest every --interval;
-//    work seen wakes one idle lane, which takes the job with its own atomic script call;
+//    a notification's job is taken at once by a pickup into a lent slot (Lane.pick); other work seen wakes
+//    one idle lane, which takes the job with its own atomic script call;
 // 4. tell the launcher when, with --exit-on-complete, every queue is empty and nothing runs;
 // 5. at shutdown: quiet (no fetching, no watching), report when drained, abandon what still runs.
 import { Blocker, Gate, type Loan } from "./blocker";
@@ -17,6 +19,13 @@ import { QueueOrder, resolveQueues, type QueueSpec } from "./queues";
 import type { RedisConn } from "./redis";
 import type { Runner } from "./runner";
 import type { BadKeyError } from "./scripts";
+
+/**
+ * How long a follower keeps a queue after its last job before it may follow another: bounds how often a
+ * follower's wait is replaced (each replacement costs a new connection and a fetch) when jobs spread over many
+ * queues.
+ */
+export const FOLLOW_KEEP_MS = 2000;
 
 /** How long a queue whose key has the wrong type is left out before it is tried again. */
 const BAD_QUEUE_PAUSE_MS = 60_000;
@@ -47,12 +56,15 @@ export class Manager implements LaneListener, QueueSource {
   /** The lane woken for work seen, until its fetch is done: the gate stays closed meanwhile. */
   private waking: Lane | null = null;
   /**
-   * The queues a keyspace notification named for the woken lane's fetch: with a thousand queues, a fetch over
-   * all of them costs milliseconds, one over the named queue well under one. Null: fetch in the full order.
+   * The queues the woken lane's fetch looks at, when the work was seen on named queues (a notification, a
+   * blocker): with a thousand queues, a fetch over all of them costs milliseconds, one over the named queues
+   * well under one. Null: fetch in the full order.
    */
   private hint: Set<string> | null = null;
-  /** Work was seen while a lane was already waking: wake again once its fetch is done. */
-  private seenWhileWaking = false;
+  /** The names in `order`, for a notification's lookup. */
+  private names = new Set<string>();
+  /** Work seen while a lane was already waking, to wake one again once its fetch is done: where, or "all". */
+  private seenWhileWaking: Set<string> | "all" | null = null;
   private stopping = false;
   /** Pickup job tokens: one counter for all blockers, which lend slots of every lane ("p" never equals a call number). */
   private pickups = 0;
@@ -66,6 +78,7 @@ export class Manager implements LaneListener, QueueSource {
   ) {
     const { config } = ctx;
     this.order = new QueueOrder(config.dynamicQueues ? [] : config.queues.filter((s) => !s.skip));
+    this.names = new Set(this.order.queues.map((s) => s.name));
     const groups: Slot[][] = conns.map(() => []);
     ids.forEach((id, i) => groups[i % conns.length]?.push({ id, no: i, job: null, lent: false }));
     this.lanes = groups.map((slots, i) => new Lane(ctx, conns[i] as RedisConn, i, slots, this, runner, this));
@@ -95,6 +108,7 @@ export class Manager implements LaneListener, QueueSource {
   }
 
   private withoutBad(queues: string[]): string[] {
+    if (this.badUntil.size === 0) return queues;
     const now = Date.now();
     return queues.filter((q) => (this.badUntil.get(q) ?? 0) <= now);
   }
@@ -102,8 +116,10 @@ export class Manager implements LaneListener, QueueSource {
   fetchOrder(): string[] {
     const hint = this.hint;
     this.hint = null;
-    const order = this.withoutBad(this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name));
-    return hint ? order.filter((q) => hint.has(q)) : order;
+    // A fetch for work seen on named queues looks at those only: walking a thousand queue names costs a tenth
+    // of a millisecond when they have gone cold in the CPU's caches, as they do between two jobs.
+    if (hint !== null) return this.withoutBad(hint.size === 1 ? [...hint].filter((q) => this.names.has(q)) : this.order.queues.map((s) => s.name).filter((q) => hint.has(q)));
+    return this.withoutBad(this.order.next().map((q) => (this.order.queues[q] as QueueSpec).name));
   }
 
   hold(held: boolean): void {
@@ -142,14 +158,43 @@ export class Manager implements LaneListener, QueueSource {
   laneChanged(lane?: Lane): void {
     if (lane === this.waking && !lane.working) this.waking = null;
     if (this.stopping) return;
-    if (!this.waking && this.seenWhileWaking) {
-      this.seenWhileWaking = false;
-      this.onWork();
+    const seen = this.seenWhileWaking;
+    if (!this.waking && seen) {
+      this.seenWhileWaking = null;
+      this.wakeLane(seen === "all" ? null : seen);
     }
     const paused = this.lanes.some((l) => l.paused);
     this.gate.set(!paused && !this.waking && this.lanes.some((l) => l.idle && l.freeSlots() > 0));
     if (paused) for (const b of this.blockers.values()) b.cancel();
     if (this.ctx.config.exitOnComplete && this.lanes.every((l) => l.idle && l.drained)) this.events.complete();
+  }
+
+  /**
+   * A job starts: a queue past the fixed blockers that has jobs gets a follower (a blocker of its own), the one
+   * whose queue has gone longest without a job, if that was at least FOLLOW_KEEP_MS ago.
+   */
+  took(queue: string): void {
+    const now = Date.now();
+    const own = this.blockers.get(queue);
+    if (own) return void (own.lastJobAt = now);
+    const { config } = this.ctx;
+    if (this.stopping || config.exitOnComplete || config.followQueues === 0 || !this.names.has(queue)) return;
+    let followers = 0;
+    let stalest: Blocker | undefined;
+    for (const b of this.blockers.values()) {
+      if (!b.follower) continue;
+      followers++;
+      if (!stalest || b.lastJobAt < stalest.lastJobAt) stalest = b;
+    }
+    if (followers < config.followQueues) {
+      const b = new Blocker(this.ctx, queue, this.gate, this.blockerHost, blockMs(config), true);
+      b.lastJobAt = now;
+      this.blockers.set(queue, b);
+    } else if (stalest && now - stalest.lastJobAt >= FOLLOW_KEEP_MS) {
+      this.blockers.delete(stalest.queue);
+      stalest.follow(queue);
+      this.blockers.set(queue, stalest);
+    }
   }
 
   /** A lane filled every free slot: there may be more, so the other idle lanes fetch too. */
@@ -170,16 +215,42 @@ export class Manager implements LaneListener, QueueSource {
     this.events.fatal(e);
   }
 
-  /** Some watched queue has a job: wake the idle lane with the most free slots, unless one is already waking. */
+  /** Some watched queue (`queue`, or any when not named) has a job: wake an idle lane to fetch it. */
   private onWork(queue?: string): void {
+    this.wakeLane(queue === undefined ? null : new Set([queue]));
+  }
+
+  /** Wake the idle lane with the most free slots for a fetch over `queues` (null: all), unless one is already waking. */
+  private wakeLane(queues: Set<string> | null): void {
     if (this.stopping) return;
-    if (this.waking) return void (this.seenWhileWaking = true);
+    if (this.waking) {
+      const seen = this.seenWhileWaking;
+      if (queues === null || seen === "all") this.seenWhileWaking = "all";
+      else this.seenWhileWaking = seen ? new Set([...seen, ...queues]) : new Set(queues);
+      return;
+    }
     const lane = this.lanes.filter((l) => l.idle && l.freeSlots() > 0).sort((a, b) => b.freeSlots() - a.freeSlots())[0];
     if (!lane) return;
     this.waking = lane;
-    this.hint = queue === undefined ? null : new Set([queue]);
+    this.hint = queues;
     this.gate.set(false);
     lane.wake();
+  }
+
+  /**
+   * A notification named `queue`: take its job at once into a lent slot, one round trip (Lane.pick); without
+   * a slot to lend, wake a lane. A queue that still holds jobs after the pickup gets a lane's fetch, which
+   * fills every free slot in one call.
+   */
+  private pickNow(queue: string): void {
+    if (this.stopping) return;
+    const loan = this.waking ? undefined : this.lend();
+    if (!loan) return this.onWork(queue);
+    void loan.lane.pick(loan.slot, queue, this.nextToken()).then((more) => more && this.onWork(queue));
+  }
+
+  private nextToken(): string {
+    return `p${++this.pickups}`;
   }
 
   /**
@@ -188,7 +259,9 @@ export class Manager implements LaneListener, QueueSource {
    */
   private pushed(queue: string): void {
     const { config } = this.ctx;
-    if (this.order.queues.some((s) => s.name === queue)) return this.onWork(queue);
+    // A blocker waits on that queue and takes the job itself (its own BLMOVE's rotation is a push, too).
+    if (this.blockers.has(queue)) return;
+    if (this.names.has(queue)) return this.pickNow(queue);
     if (!config.dynamicQueues || resolveQueues([...config.queues], [queue]).length === 0) return;
     void this.poller.refresh().then(() => this.onWork(), (e) => this.ctx.outage.failed(e));
   }
@@ -196,17 +269,23 @@ export class Manager implements LaneListener, QueueSource {
   private setQueues(resolved: QueueSpec[]): void {
     if (resolved.map((s) => s.name).join(",") === this.order.queues.map((s) => s.name).join(",")) return;
     this.order = new QueueOrder(resolved);
+    this.names = new Set(resolved.map((s) => s.name));
     if (!this.stopping && !this.ctx.config.exitOnComplete) this.followBlockers();
   }
 
-  /** One blocker for each of the first --blocking-queues queues. */
+  /** One blocker for each of the first --blocking-queues queues; followers of queues no longer served (or now among those) stop. */
   private followBlockers(): void {
     const { config } = this.ctx;
     const wanted = new Set(this.order.queues.slice(0, config.blockingQueues).map((s) => s.name));
-    for (const [q, b] of this.blockers) if (!wanted.has(q)) b.stop(), this.blockers.delete(q);
-    const host = { lend: () => this.lend(), nextToken: () => `p${++this.pickups}`, onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
-    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, host, blockMs(config)));
+    for (const [q, b] of this.blockers) {
+      if (b.follower ? this.names.has(q) && !wanted.has(q) : wanted.has(q)) continue;
+      b.stop();
+      this.blockers.delete(q);
+    }
+    for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, this.blockerHost, blockMs(config)));
   }
+
+  private readonly blockerHost = { lend: () => this.lend(), nextToken: () => this.nextToken(), onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
 
   /** A free slot of an idle lane for a blocker's pickup; the gate closes when none is left. */
   private lend(): Loan | undefined {

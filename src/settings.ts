@@ -55,6 +55,12 @@ export interface Settings {
    */
   blockingQueues: number;
   /**
+   * How many more blocking waits follow the queues that had a job most recently (one Redis connection each,
+   * opened on first use): a queue past the first --blocking-queues that keeps getting jobs is picked up in one
+   * hop too, instead of a notification's two or a poll. Default 2.
+   */
+  followQueues: number;
+  /**
    * Keyspace notifications for sub-millisecond pickup on every queue: "auto" uses them when the server's
    * notify-keyspace-events has E and l (or A); "enable" adds "El" to the server's setting; "off". Default auto.
    */
@@ -90,6 +96,7 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     deadAfter: 60,
     commandTimeout: 10,
     blockingQueues: 3,
+    followQueues: 2,
     keyspaceNotifications: "auto",
   };
 }
@@ -161,6 +168,9 @@ export function validate(s: Settings): QueueSpec[] {
   if (!s.namespace) throw new SettingsError("--namespace must not be empty");
   if (!Number.isInteger(s.blockingQueues) || s.blockingQueues < 0 || s.blockingQueues > MAX_BLOCKING_QUEUES) {
     throw new SettingsError(`--blocking-queues must be an integer from 0 to ${MAX_BLOCKING_QUEUES}, got ${s.blockingQueues}`);
+  }
+  if (!Number.isInteger(s.followQueues) || s.followQueues < 0 || s.followQueues > MAX_BLOCKING_QUEUES) {
+    throw new SettingsError(`--follow-queues must be an integer from 0 to ${MAX_BLOCKING_QUEUES}, got ${s.followQueues}`);
   }
   if (!NOTIFY_MODES.includes(s.keyspaceNotifications)) throw new SettingsError(`--keyspace-notifications must be one of ${NOTIFY_MODES.join(", ")}, got ${s.keyspaceNotifications}`);
   return specs;

@@ -335,7 +335,7 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
   const total = pushes.reduce((n, s) => n + s.jobs.length, 0);
   const notifications = rng.chance(0.5);
   // Each worker: a blocking wait on its first one or two queues; keyspace notifications used or not.
-  const watch = () => [`--blocking-queues=${rng.int(1, 2)}`, `--keyspace-notifications=${rng.chance(0.7) ? "auto" : "off"}`];
+  const watch = () => [`--blocking-queues=${rng.int(1, 2)}`, `--follow-queues=${rng.int(0, 2)}`, `--keyspace-notifications=${rng.chance(0.7) ? "auto" : "off"}`];
   console.log(`fault-injection: ${total} jobs in ${pushes.length} pushes; keyspace notifications ${notifications ? "on" : "off"}; schedule: ${faults.map((f) => `${f.at}ms ${f.kind}${f.kind === "plant-stats" ? `(${f.statKey})` : ""}${/freeze|plant|redis/.test(f.kind) ? ` ${f.holdMs}ms` : ""}${f.kind === "freeze-long" ? (f.thenKill ? " then KILL" : " then CONT") : ""}`).join(", ")}`);
 
   redis = await startRedis({ appendonly: true, extra: notifications ? ["--notify-keyspace-events", "El"] : [] });

@@ -200,3 +200,56 @@ test("(d) frozen, reaped, then killed (still frozen, or soon after SIGCONT): its
     expect(await c.hlen(`${ns}bunworker:beats`)).toBe(0);
   }
 }, 60_000);
+
+test("(e) killed around a pickup that a notification or a follower started: the job is in one place, and the restarted worker runs it", async () => {
+  // Two paths past the blocking queues (issue #10): a keyspace notification's pickup into a lent slot on a lane's
+  // connection (--blocking-queues=0, --follow-queues=0, notifications on), and a follower's blocking wait on a
+  // queue that had a job (--follow-queues=1, notifications off). Each round kills the victim together with a
+  // push, just after it, or once the job has started.
+  const paths = {
+    notified: { queues: "ke0,ke1,ke2", flags: ["--blocking-queues=0", "--follow-queues=0", "--keyspace-notifications=auto"], notify: "El" },
+    follower: { queues: "kf0,kf1,kf2", flags: ["--blocking-queues=0", "--follow-queues=1", "--keyspace-notifications=off", "--interval=60"], notify: "" },
+  } as const;
+  const rounds = 8;
+  const ran: string[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const path = round % 2 === 0 ? "notified" : "follower";
+      const p = paths[path];
+      await c.send("CONFIG", ["SET", "notify-keyspace-events", p.notify]);
+      const queue = `${p.queues.split(",")[2]}`;
+      const tag = `e${round}`;
+      if (path === "follower") {
+        // A first job, taken by the victim's start-up fetch, makes the follower wait on the queue.
+        await c.rpush(`${ns}queue:${queue}`, `{"class":"Slow","args":[0,"${tag}-warm"]}`);
+        ran.push(`${tag}-warm`);
+      }
+      const victim = await started(args(p.queues, 3, [...p.flags]));
+      if (path === "follower") await waitFor(async () => (await blocked()) === 1, 5000, "the follower's wait");
+      else await waitFor(async () => Number(((await c.send("PUBSUB", ["NUMSUB", "__keyevent@0__:rpush"])) as unknown[])[1] ?? 0) === 1, 5000, "the victim's notifier");
+      const mode = rng.pick(["with the push", "after the push", "once the job had started"] as const);
+      const delay = rng.between(0, 10);
+      const push = c.rpush(`${ns}queue:${queue}`, `{"class":"Slow","args":[300,"${tag}"]}`);
+      if (mode === "with the push") victim.signal("SIGKILL");
+      await push;
+      if (mode === "once the job had started") await waitFor(async () => (await c.lrange(`${ns}test:started`, 0, -1)).includes(tag), 5000, "the job to start");
+      if (mode === "after the push") await Bun.sleep(delay);
+      await kill(victim);
+      const inQueue = (await c.lrange(`${ns}queue:${queue}`, 0, -1)).filter((j) => j.includes(`"${tag}"`)).length;
+      const held = (await Promise.all((await states()).map((k) => c.get(k)))).filter((v) => v?.includes(`"${tag}"`)).length;
+      expect(inQueue + held).toBe(1);
+      ran.push(tag);
+      const restarted = spawnWorker(args(p.queues, 3, [...p.flags]));
+      await waitFor(async () => (await c.lrange(`${ns}test:ran`, 0, -1)).includes(tag), 10_000, `${tag} to run to its end`);
+      if (held) expect(restarted.output()).toMatch(new RegExp(`worker process ${host}:${victim.pid}:\\w+ is dead: 1 job\\(s\\) back to their queues`));
+      console.log(`(e) round ${round} (${path}): killed ${mode === "after the push" ? `${delay.toFixed(1)} ms after the push` : mode}; the job was ${held ? "in the victim's state" : "still in its queue"}`);
+      await nothingStuck([restarted]);
+      await term(restarted);
+    }
+  } finally {
+    await c.send("CONFIG", ["SET", "notify-keyspace-events", ""]);
+  }
+  const done = await c.lrange(`${ns}test:ran`, 0, -1);
+  expect([...new Set(done)].sort()).toEqual([...ran].sort());
+  expect(await c.scard(`${ns}workers`)).toBe(0);
+}, 90_000);

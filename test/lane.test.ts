@@ -36,11 +36,15 @@ class Recorder implements LaneListener {
   more = 0;
   bad: string[][] = [];
   fatals: BadKeyError[] = [];
+  taken: string[] = [];
   laneChanged(): void {
     this.changed++;
   }
   moreWork(): void {
     this.more++;
+  }
+  took(queue: string): void {
+    this.taken.push(queue);
   }
   badQueues(queues: readonly string[]): void {
     this.bad.push([...queues]);

@@ -4,6 +4,7 @@
 // Tests that count connections, commands or change server settings use a private redis-server.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
+import { FOLLOW_KEEP_MS } from "../src/manager";
 import { QueueOrder, parseQueues } from "../src/queues";
 import { registryWith, startWorker, type InProcessWorker } from "./helpers/in-process";
 import { client, dropNamespace, freshNamespace, isolate, startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
@@ -162,12 +163,14 @@ describe("on a private redis-server", () => {
     return Array.isArray(reply) ? String(reply[1]) : String(reply["notify-keyspace-events"]);
   };
 
+  // The bound, from the code: lanes = min(--connections, --concurrency) (launcher.ts), one blocker per each of
+  // the first min(--blocking-queues, queues) queues (manager.ts followBlockers), at most --follow-queues
+  // followers once jobs came from other queues (manager.ts took), one notifier subscriber when notifications
+  // are used (notifier.ts), and the shared client job code gets through redis() (index.ts).
+  // Defaults: --connections 2, --concurrency 25, --blocking-queues 3, --follow-queues 2.
+  const bound = (queues: number, notifications: boolean, followers = 0) => Math.min(2, 25) + Math.min(3, queues) + followers + (notifications ? 1 : 0) + 1;
+
   describe("connections", () => {
-    // The bound, from the code: lanes = min(--connections, --concurrency) (launcher.ts), one blocker per each of
-    // the first min(--blocking-queues, queues) queues (manager.ts followBlockers), one notifier subscriber when
-    // notifications are used (notifier.ts), and the shared client job code gets through redis() (index.ts).
-    // Defaults: --connections 2, --concurrency 25, --blocking-queues 3.
-    const bound = (queues: number, notifications: boolean) => Math.min(2, 25) + Math.min(3, queues) + (notifications ? 1 : 0) + 1;
 
     /** The most connections a child worker holds while it is idle and polls (SMEMBERS for `*`) a few times. */
     async function connectionsOf(queues: string, opts: { dynamic: boolean; notifications: boolean }): Promise<number> {
@@ -200,6 +203,27 @@ describe("on a private redis-server", () => {
       expect(many).toBeLessThanOrEqual(listed + 2);
       // blockers and lanes really were connected: the count is not low because it was taken too early
       expect(many).toBeGreaterThanOrEqual(Math.min(2, 25) + 3);
+    });
+
+    test("jobs on 50 different queues open no more than --follow-queues followers", async () => {
+      await c.send("CONFIG", ["SET", "notify-keyspace-events", "El"]);
+      await c.send("SADD", [`${ns}queues`, ...padded]);
+      const w = recording({ uri: server.url, namespace: ns, queues: ["*"], interval: 60 });
+      try {
+        await idle(c, ns);
+        await waitFor(async () => (await subscribers()) === 1, 5000, "the notifier's subscriptions");
+        let most = 0;
+        for (let i = 0; i < 50; i++) {
+          await c.rpush(`${ns}queue:${padded[100 + i * 10]}`, J(`j${i}`));
+          await waitFor(() => w.ran.length === i + 1, 5000, `job ${i}`);
+          most = Math.max(most, await workerConnections());
+        }
+        // the in-process worker's job client is never opened here (J does not call redis())
+        expect(most).toBeLessThanOrEqual(bound(N, true, 2) - 1);
+        expect(most).toBeGreaterThanOrEqual(Math.min(2, 25) + 3 + 1 + 1);
+      } finally {
+        await stopWorker(w);
+      }
     });
 
     test("with keyspace notifications: one subscriber more, however many queues", async () => {
@@ -293,6 +317,73 @@ describe("on a private redis-server", () => {
       } finally {
         w.signal("SIGTERM");
         expect(await w.exited).toBe(0);
+      }
+    });
+  });
+
+  describe("one hop for the queues past the blocking ones (--interval 60: a poll cannot find a job within these bounds)", () => {
+    test("a notified job is taken by a pickup into a lent slot, not by a woken lane's fetch", async () => {
+      // As below: only pickup-5.lua writes a worker state with SET, a lane's fetch writes with MSET.
+      await c.send("CONFIG", ["SET", "notify-keyspace-events", "El"]);
+      await c.send("SADD", [`${ns}queues`, ...padded]);
+      const w = recording({ uri: server.url, namespace: ns, queues: ["*"], interval: 60, followQueues: 0 });
+      try {
+        await idle(c, ns);
+        await waitFor(async () => (await subscribers()) === 1, 5000, "the notifier's subscriptions");
+        const [sets, fetches] = [await calls("set"), await calls("mset")];
+        await c.rpush(`${ns}queue:q0500`, J("notified"));
+        await waitFor(async () => (await c.get(`${ns}stat:processed`)) === "1", 5000, "the job and its ack");
+        expect(w.ran).toEqual(["notified"]);
+        expect(await calls("set")).toBe(sets + 1);
+        expect(await calls("mset")).toBe(fetches);
+      } finally {
+        await stopWorker(w);
+      }
+    });
+
+    test("a queue that had a job gets a follower: its next job is taken by a blocking wait, without notifications", async () => {
+      await c.send("SADD", [`${ns}queues`, ...padded]);
+      // Taken by the first fetch at start-up: no notification, no poll.
+      await c.rpush(`${ns}queue:q0500`, J("first"));
+      const w = recording({ uri: server.url, namespace: ns, queues: ["*"], interval: 60, keyspaceNotifications: "off" });
+      try {
+        await waitFor(() => w.ran.length === 1, 5000, "the first job");
+        await waitFor(async () => (await blocked(c)) === 3 + 1, 5000, "the follower's wait");
+        await c.rpush(`${ns}queue:q0500`, J("second"));
+        await waitFor(() => w.ran.length === 2, 5000, "the second job (only a follower can take it before the poll)");
+        expect(w.ran).toEqual(["first", "second"]);
+      } finally {
+        await stopWorker(w);
+      }
+    });
+
+    test("followers stay within --follow-queues and move to the queue with the latest job once theirs has had none for a while", async () => {
+      await c.send("CONFIG", ["SET", "notify-keyspace-events", "El"]);
+      await c.send("SADD", [`${ns}queues`, ...padded]);
+      const w = recording({ uri: server.url, namespace: ns, queues: ["*"], interval: 60, followQueues: 1 });
+      try {
+        await idle(c, ns);
+        await waitFor(async () => (await subscribers()) === 1, 5000, "the notifier's subscriptions");
+        await c.rpush(`${ns}queue:q0500`, J("a1"));
+        await waitFor(async () => (await blocked(c)) === 3 + 1, 5000, "a follower on q0500");
+        // Within FOLLOW_KEEP_MS of q0500's job: the only follower stays where it is, and no second one opens.
+        await c.rpush(`${ns}queue:q0600`, J("b1"));
+        await waitFor(() => w.ran.length === 2, 5000, "b1");
+        expect(await blocked(c)).toBe(3 + 1);
+        // The keep time is the rule under test: wait it out, then a job on q0600 moves the follower there.
+        await Bun.sleep(FOLLOW_KEEP_MS + 200);
+        await c.rpush(`${ns}queue:q0600`, J("b2"));
+        await waitFor(() => w.ran.length === 3, 5000, "b2");
+        await waitFor(async () => (await blocked(c)) === 3 + 1 && (await workerConnections()) <= bound(N, true, 1), 5000, "the follower's new wait");
+        // Without notifications from here on, only the follower on q0600 can take these before the poll.
+        await c.send("CONFIG", ["SET", "notify-keyspace-events", ""]);
+        await c.rpush(`${ns}queue:q0500`, J("a2 (nobody watches q0500 now)"));
+        await c.rpush(`${ns}queue:q0600`, J("b3"));
+        await waitFor(() => w.ran.includes("b3"), 5000, "b3, taken by the follower");
+        expect(w.ran).toEqual(["a1", "b1", "b2", "b3"]);
+        expect(await c.llen(`${ns}queue:q0500`)).toBe(1);
+      } finally {
+        await stopWorker(w);
       }
     });
   });

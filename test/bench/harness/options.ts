@@ -22,7 +22,8 @@ Scenarios (all by default, in this order):
   queues     1,000 empty queues q0000..q0999 in resque:queues, one idle worker on --queues=* (--concurrency=25,
              --interval=1): Redis connections it holds, Redis commands/s over the idle window, and Stamp pickup
              p50/p99 on the first, middle and last queue (q0000, q0500, q0999; each wait capped at
-             2 × interval + 5 s); again with notify-keyspace-events Kl (queues:notify); and connections and
+             2 × interval + 5 s) and spread (each job on a random queue, then the connections held);
+             again with notify-keyspace-events El (queues:notify); and connections and
              idle commands/s of a worker on --queues=q0000,q0001,q0002 for reference (queues:3)
   slots      --concurrency=1000, "Sleep" 50 ms jobs: 30,000 jobs (bound 20,000 jobs/s)
   processes  "Cpu" 2 ms jobs, 2,000 jobs, --processes=1 vs --processes=2: jobs/s and the ratio

@@ -46,14 +46,17 @@ export interface PickupSamples {
   missed: number;
 }
 
-/** --samples pickups on `queue`, --gap-ms apart; stops early after 3 missed ones or when the worker exits. */
-export async function samplePickups(h: Harness, w: Worker, queue: string, plan: StampPlan): Promise<PickupSamples> {
+/**
+ * --samples pickups on `queue` (or on queue(i) for sample i), --gap-ms apart; stops early after 3 missed ones or
+ * when the worker exits.
+ */
+export async function samplePickups(h: Harness, w: Worker, queue: string | ((i: number) => string), plan: StampPlan): Promise<PickupSamples> {
   const pickups: number[] = [];
   const trips: number[] = [];
   let missed = 0;
   for (let i = 0; i < h.opts.samples && w.exitedAt === null; i++) {
     await sleep(h.opts.gapMs + Math.random() * (plan.jitterMs ?? 0));
-    const s = await stamp(h.redis, queue, plan.resultKey(i), plan.timeoutS);
+    const s = await stamp(h.redis, typeof queue === "string" ? queue : queue(i), plan.resultKey(i), plan.timeoutS);
     if (s) pickups.push(s.pickup), trips.push(s.roundTrip);
     else if (++missed >= 3) break;
   }

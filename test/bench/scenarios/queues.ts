@@ -3,7 +3,9 @@
 // idle worker on --queues=* is measured from outside, so any worker command can be compared:
 //   - connections: CLIENT LIST entries minus the harness's own, once their number has settled;
 //   - idle_cmds_per_s: Redis commands the worker causes per second over --idle-seconds (scripts included);
-//   - pickup p50/p99 of "Stamp" jobs on the first, middle and last queue (rows queues:first|middle|last).
+//   - pickup p50/p99 of "Stamp" jobs on the first, middle and last queue (rows queues:first|middle|last), and
+//     spread over the queues (queues:spread: each job on another queue of q0001..q0998, drawn at random, so
+//     that a worker cannot have a wait ready on it from the jobs before), with the worker's connections after.
 // Connections and idle traffic are measured with the worker's default --interval. A worker may visit
 // non-priority queues only once per --interval, so pickups are measured with a second worker run with
 // --interval=1 (the {interval} placeholder of a --worker-cmd), each wait capped at 2 × interval + 5 s, and
@@ -108,6 +110,13 @@ async function measurePickups(h: Harness, w: Worker, v: Variant): Promise<void> 
     const s = await samplePickups(h, w, queue, plan);
     h.results.emit({ ...rowHead(h, v, `${v.scenario}:${position}`), queue, position, wait_cap_s: plan.timeoutS, ...pickupFields(s, h.opts.gapMs) });
   }
+  const plan = planFor(h, "spread");
+  const spread = QUEUES.slice(1, -1);
+  const pick = (): string => spread[Math.floor(Math.random() * spread.length)] as string;
+  log(`${v.scenario}: ${h.opts.samples} pickups spread over ${spread.length} queues, ${h.opts.gapMs} ms apart`);
+  const s = await samplePickups(h, w, () => pick(), plan);
+  const clients = await h.redis.clients();
+  h.results.emit({ ...rowHead(h, v, `${v.scenario}:spread`), queue: "random", position: "spread", wait_cap_s: plan.timeoutS, ...pickupFields(s, h.opts.gapMs), connections_after: clients.total - clients.harness });
 }
 
 async function setNotify(h: Harness, value: string): Promise<void> {
