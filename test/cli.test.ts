@@ -68,6 +68,7 @@ describe("parseCommandLine", () => {
     { name: "INTERVAL", env: { INTERVAL: "2" }, argv: [], settings: { interval: 2 } },
     { name: "the flag wins over INTERVAL", env: { INTERVAL: "2" }, argv: ["--interval=3"], settings: { interval: 3 } },
     { name: "no other variable is read", env: { CONCURRENCY: "9", NAMESPACE: "x:" }, argv: [], settings: {} },
+    { name: "none for --follow-queues, which the flag sets", env: {}, argv: ["--follow-queues=4"], settings: { followQueues: 4 } },
   ])("environment: $name", ({ env, argv, settings }) => {
     expect(parseCommandLine(argv, env).settings).toEqual(settings);
   });
@@ -154,6 +155,9 @@ describe("validate", () => {
     { change: { logFormat: "xml" }, flag: "--log-format", message: "pretty or json, got xml" },
     { change: { deadJobs: "drop" }, flag: "--dead-jobs", message: "requeue or fail, got drop" },
     { change: { namespace: "" }, flag: "--namespace", message: "must not be empty" },
+    { change: { blockingQueues: 33 }, flag: "--blocking-queues", message: "from 0 to 32, got 33" },
+    { change: { followQueues: -1 }, flag: "--follow-queues", message: "from 0 to 32, got -1" },
+    { change: { followQueues: 1.5 }, flag: "--follow-queues", message: "got 1.5" },
   ])("refused: $flag ... $message", ({ change, flag, message }) => {
     const e = thrown(() => validate({ ...base, ...(change as Partial<Settings>) }));
     expect(e).toBeInstanceOf(SettingsError);
