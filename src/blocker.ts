@@ -68,6 +68,8 @@ export interface BlockerHost {
   onWork(queue: string): void;
   /** A failing stretch of waits on `queue` (the key is not a list, for instance), reported once. */
   onError(queue: string, e: unknown): void;
+  /** A follower's wait ended without a job: whether it stops (its queue has been quiet too long). */
+  retire(b: Blocker): boolean;
 }
 
 export class Blocker {
@@ -127,6 +129,7 @@ export class Blocker {
       // A job the pickup could not take (paused, reaped) or did not take (no slot): a lane's fetch decides,
       // and closes the gate while paused, so this never spins on a non-empty queue.
       if (picked === "woken" || picked === "skip" || (typeof picked === "object" && picked?.more)) this.host.onWork(this.queue);
+      else if (picked === null && this.follower && this.host.retire(this)) break;
     }
   }
 

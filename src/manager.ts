@@ -285,7 +285,18 @@ export class Manager implements LaneListener, QueueSource {
     for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, this.blockerHost, blockMs(config)));
   }
 
-  private readonly blockerHost = { lend: () => this.lend(), nextToken: () => this.nextToken(), onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e) };
+  private readonly blockerHost = { lend: () => this.lend(), nextToken: () => this.nextToken(), onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e), retire: (b: Blocker) => this.retire(b) };
+
+  /**
+   * A follower whose queue has had no job for a whole wait stops: when the jobs stop, the worker's connections
+   * and idle traffic go back to what they are without followers (each wait's renewal costs three commands).
+   */
+  private retire(b: Blocker): boolean {
+    if (Date.now() - b.lastJobAt < blockMs(this.ctx.config)) return false;
+    if (this.blockers.get(b.queue) === b) this.blockers.delete(b.queue);
+    b.stop();
+    return true;
+  }
 
   /** A free slot of an idle lane for a blocker's pickup; the gate closes when none is left. */
   private lend(): Loan | undefined {

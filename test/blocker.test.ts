@@ -116,6 +116,7 @@ function host(gate: Gate, withSlot: boolean) {
     nextToken: () => `p${back.picked.length + back.given.length + 1}`,
     onWork: (q) => (woken.push(q), gate.set(false)),
     onError: (q, e) => void errors.push([q, e]),
+    retire: () => false,
   };
   return { h, slot, back, woken, errors };
 }

@@ -357,6 +357,25 @@ describe("on a private redis-server", () => {
       }
     });
 
+    test("a follower whose queue has had no job for a whole wait stops: connections and idle traffic go back to the bound without followers", async () => {
+      await c.send("SADD", [`${ns}queues`, ...padded]);
+      await c.rpush(`${ns}queue:q0500`, J("first"));
+      // waits of (2 - 0.5) * 0.95 = 1.4 s (manager.ts blockMs)
+      const w = recording({ uri: server.url, namespace: ns, queues: ["*"], interval: 60, keyspaceNotifications: "off", heartbeatInterval: 0.5, deadAfter: 2 });
+      try {
+        await waitFor(() => w.ran.length === 1, 5000, "the first job");
+        await waitFor(async () => (await blocked(c)) === 3 + 1, 5000, "the follower's wait");
+        const withFollower = await workerConnections();
+        await waitFor(async () => (await blocked(c)) === 3, 10_000, "the follower to stop");
+        expect(await workerConnections()).toBe(withFollower - 1);
+        // the queue is only polled again now: a job there waits for the poll
+        await c.rpush(`${ns}queue:q0500`, J("second"));
+        await expect(waitFor(() => w.ran.length > 1, 1000, "a job that should wait for the poll")).rejects.toThrow(/timed out/);
+      } finally {
+        await stopWorker(w);
+      }
+    });
+
     test("followers stay within --follow-queues and move to the queue with the latest job once theirs has had none for a while", async () => {
       await c.send("CONFIG", ["SET", "notify-keyspace-events", "El"]);
       await c.send("SADD", [`${ns}queues`, ...padded]);
