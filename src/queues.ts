@@ -85,13 +85,26 @@ export function resolveQueues(specs: QueueSpec[], known: string[]): QueueSpec[] 
 export class QueueOrder {
   private current: number[];
   private readonly weighted: boolean;
+  /** Each queue's place in `queues`. */
+  private readonly positions: Map<string, number>;
   constructor(private readonly specs: QueueSpec[]) {
     this.current = specs.map(() => 0);
     this.weighted = specs.some((s) => s.weight !== 1);
+    this.positions = new Map(specs.map((s, i) => [s.name, i]));
   }
 
   get queues(): readonly QueueSpec[] {
     return this.specs;
+  }
+
+  has(name: string): boolean {
+    return this.positions.has(name);
+  }
+
+  /** Those of `names` that are in this order, in priority order, without walking every queue. */
+  among(names: Iterable<string>): string[] {
+    const at = (q: string) => this.positions.get(q) as number;
+    return [...names].filter((q) => this.positions.has(q)).sort((a, b) => at(a) - at(b));
   }
 
   /** Indexes into `queues`, in the order the next fetch should visit them. */

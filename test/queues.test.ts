@@ -145,6 +145,15 @@ describe("QueueOrder", () => {
     expect(o.queues.map((q) => q.name)).toEqual(["high", "mid", "low"]);
   });
 
+  test("has and among: the named queues it holds, in priority order, whatever order they are named in", () => {
+    const o = new QueueOrder(parseQueues(["high,mid,low"]));
+    expect(o.has("mid")).toBe(true);
+    expect(o.has("other")).toBe(false);
+    expect(o.among(new Set(["low", "other", "high"]))).toEqual(["high", "low"]);
+    expect(o.among(["mid"])).toEqual(["mid"]);
+    expect(o.among([])).toEqual([]);
+  });
+
   test("a single weighted queue and an empty list", () => {
     expect(new QueueOrder(parseQueues(["only=5"])).next()).toEqual([0]);
     expect(new QueueOrder([]).next()).toEqual([]);
