@@ -12,11 +12,9 @@
 // A follower (manager.ts took) is the same wait on a queue past those, the one that had a job most recently:
 // follow() moves it to another queue by replacing its connection, which ends the old wait at once.
 import type { WorkerContext } from "./context";
-import type { Lane, Slot } from "./lane";
+import { sendPickup, type Lane, type Pickup, type Slot } from "./lane";
 import { isTransient, RedisConn } from "./redis";
-import { runAt } from "./resque-time";
 import { backoffMs, sleep } from "./retry";
-import { pickup, type PickedJob } from "./scripts";
 
 /** Open while some lane is idle with a free slot; blockers and the poller wait on it. */
 export class Gate {
@@ -60,7 +58,7 @@ export interface Loan {
 
 /** What a blocker needs from the manager. */
 export interface BlockerHost {
-  /** A free slot of an idle lane, lent until giveBack or startPicked. */
+  /** A free slot of an idle lane, lent until the lane settles its pickup or takes it back (giveBack). */
   lend(): Loan | undefined;
   /** A job token no other pickup of this process has used (see SlotOp in scripts.ts). */
   nextToken(): string;
@@ -110,7 +108,7 @@ export class Blocker {
       if (this.stopped) break;
       // Without a slot to lend (low --concurrency), the wait only wakes a lane, one round trip slower.
       const loan = this.host.lend();
-      let picked: (PickedJob & { token: string; queue: string }) | null | "woken" | "skip" = null;
+      let picked: Pickup | "woken" = null;
       try {
         this.waiting = true;
         picked = await this.waitAndPick(loan?.slot);
@@ -124,8 +122,7 @@ export class Blocker {
         continue;
       }
       this.waiting = false;
-      if (loan && typeof picked === "object" && picked) loan.lane.startPicked(loan.slot, picked.token, picked.queue, picked.notUtf8, picked.raw);
-      else if (loan) loan.lane.giveBack(loan.slot, picked === "skip");
+      if (loan && picked !== "woken") loan.lane.settle(loan.slot, picked);
       // A job the pickup could not take (paused, reaped) or did not take (no slot): a lane's fetch decides,
       // and closes the gate while paused, so this never spins on a non-empty queue.
       if (picked === "woken" || picked === "skip" || (typeof picked === "object" && picked?.more)) this.host.onWork(this.queue);
@@ -134,8 +131,8 @@ export class Blocker {
   }
 
   /** One write: the blocking wait, then (with a slot) the pickup, which Redis runs as soon as the wait ends. */
-  private waitAndPick(slot: Slot | undefined): Promise<(PickedJob & { token: string; queue: string }) | null | "woken" | "skip"> {
-    const { config, proc } = this.ctx;
+  private waitAndPick(slot: Slot | undefined): Promise<Pickup | "woken"> {
+    const { config } = this.ctx;
     const queue = this.queue;
     const key = config.keys.queue(queue);
     const block = this.blockMs;
@@ -145,9 +142,7 @@ export class Blocker {
       if (!this.gate.isOpen) return null;
       const wait = c.send("BLMOVE", [key, key, "RIGHT", "RIGHT", (block / 1000).toFixed(3)]);
       if (!slot) return (await wait) === null ? null : "woken";
-      const token = this.host.nextToken();
-      const picked = pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token, queue } : job));
-      const [, job] = await Promise.all([wait, picked]);
+      const [, job] = await Promise.all([wait, sendPickup(this.ctx, c, slot, queue, this.host.nextToken())]);
       return job;
     }, "BLMOVE + pickup", block + config.commandTimeoutMs);
   }

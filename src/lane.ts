@@ -9,6 +9,7 @@
 //    apply (a key of the wrong type) changes nothing: a bad queue is skipped and reported, any other bad key
 //    stops the worker (BadKeyError), since retrying could never succeed.
 // Several lanes (--connections) overlap their round trips, so Redis and the jobs work at the same time.
+import type { RedisClient } from "bun";
 import type { WorkerContext } from "./context";
 import type { RedisConn } from "./redis";
 import { failedAt, runAt } from "./resque-time";
@@ -45,6 +46,18 @@ export interface LaneListener {
 }
 
 const PAUSE_RECHECK_MS = 1000;
+
+/** A pickup's answer (pickup-5.lua): the job it took with its token and queue, null (none), or "skip". */
+export type Pickup = (PickedJob & { token: string; queue: string }) | null | "skip";
+
+/**
+ * Sends the pickup of one job from `queue` into the lent `slot` on `c` now, in the caller's tick, so that it is
+ * pipelined behind whatever the caller sent just before (a blocker's BLMOVE).
+ */
+export function sendPickup(ctx: WorkerContext, c: RedisClient, slot: Slot, queue: string, token: string): Promise<Pickup> {
+  const { config, proc } = ctx;
+  return pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token, queue } : job));
+}
 
 export class Lane {
   private ops: SlotOp[] = [];
@@ -136,6 +149,12 @@ export class Lane {
     this.start(slot, token, queue, notUtf8, raw);
   }
 
+  /** A lent slot's pickup answered: the job it took runs here, or the slot comes back (after "skip", a fetch looks). */
+  settle(slot: Slot, picked: Pickup): void {
+    if (picked === null || picked === "skip") this.giveBack(slot, picked === "skip");
+    else this.startPicked(slot, picked.token, picked.queue, picked.notUtf8, picked.raw);
+  }
+
   /**
    * Take one job from `queue` into a lent slot now, on this lane's connection: a keyspace notification named
    * the queue, and the blockers' pickup script takes its job in one round trip, where waking this lane would
@@ -144,20 +163,15 @@ export class Lane {
    * fetch runs that job, or meets (and reports) whatever made the pickup fail.
    */
   async pick(slot: Slot, queue: string, token: string): Promise<boolean> {
-    const { config, proc } = this.ctx;
-    let picked: PickedJob | null | "skip";
+    let picked: Pickup;
     try {
-      picked = await this.conn.run((c) => pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }), "pickup");
+      picked = await this.conn.run((c) => sendPickup(this.ctx, c, slot, queue, token), "pickup");
     } catch {
       this.giveBack(slot, true);
       return false;
     }
-    if (picked === null || picked === "skip") {
-      this.giveBack(slot, picked === "skip");
-      return picked === "skip";
-    }
-    this.startPicked(slot, token, queue, picked.notUtf8, picked.raw);
-    return picked.more;
+    this.settle(slot, picked);
+    return picked === "skip" || (picked !== null && picked.more);
   }
 
   hold(held: boolean): void {

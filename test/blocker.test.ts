@@ -8,7 +8,7 @@ import { Blocker, Gate, type BlockerHost, type Loan } from "../src/blocker";
 import { resolveConfig } from "../src/config";
 import type { WorkerContext } from "../src/context";
 import { makeKeys, type Keys } from "../src/keys";
-import type { Lane, Slot } from "../src/lane";
+import { Lane, type Slot } from "../src/lane";
 import { Outage } from "../src/retry";
 import { defaultSettings } from "../src/settings";
 import { dropNamespace, freshNamespace, startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
@@ -108,6 +108,8 @@ function host(gate: Gate, withSlot: boolean) {
   const lane = {
     startPicked: (s: Slot, token: string, queue: string, notUtf8: boolean, raw: string) => (back.picked.push({ slot: s, token, queue, notUtf8, raw }), gate.set(false)),
     giveBack: (s: Slot, unsure: boolean) => (back.given.push({ slot: s, unsure }), gate.set(false)),
+    // the real decision between the two above
+    settle: Lane.prototype.settle,
   } as unknown as Lane;
   const woken: string[] = [];
   const errors: [string, unknown][] = [];
