@@ -1,17 +1,17 @@
 // Issue #16, point 6: Rails ActiveJob jobs both ways, against the real ActiveJob 6.1 (test/fixtures/activejob.rb)
 // and real Redis: Ruby's perform_later -> a bunworker worker process; enqueueActiveJob -> Ruby's
 // ActiveJob::Base.execute.
-import { afterAll, beforeAll, describe, expect } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import * as api from "../src/index";
 import { client, dropNamespace, freshNamespace, REDIS_URL } from "./helpers/redis";
-import { rubyTest, runRuby } from "./helpers/ruby";
+import { rubyDescribe, runRuby } from "./helpers/ruby";
 import { spawnWorker } from "./helpers/worker-process";
 
 const WORKER = new URL("fixtures/activejob-worker.ts", import.meta.url).pathname;
 const WRAPPER = "ActiveJob::QueueAdapters::ResqueAdapter::JobWrapper";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const test = rubyTest("the ActiveJob tests");
+const describe = rubyDescribe("the ActiveJob tests (test/activejob.test.ts)");
 
 let c: RedisClient;
 const ns = freshNamespace();

@@ -1,6 +1,6 @@
 // Real Ruby for the tests that check bytes against Ruby's own libraries (ActiveJob 6.1, ruby-redis). Without
 // them the tests are skipped with a message, except under CI=true, where they fail: CI must run them.
-import { test } from "bun:test";
+import { describe } from "bun:test";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const INSTALL = "apt-get install -y ruby ruby-activejob ruby-redis (or run .ci/run)";
@@ -16,11 +16,11 @@ function probe(): boolean {
 export const rubyAvailable = probe();
 const ci = process.env.CI === "true";
 
-/** `test`, or `test.skip` (with one message) when Ruby with ActiveJob is missing and CI is not set. */
-export function rubyTest(what: string): typeof test {
-  if (rubyAvailable || ci) return test;
+/** `describe`, or `describe.skip` (with one message) when Ruby with ActiveJob is missing and CI is not set. */
+export function rubyDescribe(what: string): typeof describe {
+  if (rubyAvailable || ci) return describe;
   console.warn(`skipping ${what}: ruby with activejob and redis not found; ${INSTALL}`);
-  return test.skip;
+  return describe.skip as typeof describe;
 }
 
 /** Run test/fixtures/<script> with ruby; its stdout, or a throw with its stderr. */
