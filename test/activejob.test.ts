@@ -6,7 +6,7 @@ import type { RedisClient } from "bun";
 import * as api from "../src/index";
 import { client, dropNamespace, freshNamespace, REDIS_URL } from "./helpers/redis";
 import { rubyDescribe, runRuby } from "./helpers/ruby";
-import { spawnWorker } from "./helpers/worker-process";
+import { MAIN_WORKER, spawnWorker } from "./helpers/worker-process";
 
 const WORKER = new URL("fixtures/activejob-worker.ts", import.meta.url).pathname;
 const WRAPPER = "ActiveJob::QueueAdapters::ResqueAdapter::JobWrapper";
@@ -138,5 +138,19 @@ describe("enqueueActiveJob -> Ruby's ActiveJob::Base.execute", () => {
       expect(o.same_bytes).toBe(true);
       expect(o.enqueued_at_ok).toBe(true);
     }
+  });
+});
+
+describe("the example, jobs/welcome-email.ts: Rails -> bunworker -> Rails", () => {
+  test("runs WelcomeEmailJob from Rails' bytes, and Ruby performs the AuditLogJob it enqueued", async () => {
+    await runRuby("activejob.rb", ["welcome", REDIS_URL, ns]);
+    const w = spawnWorker([`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=default", "--exit-on-complete"], { script: MAIN_WORKER });
+    expect(await w.exited).toBe(0);
+    expect(w.output()).toMatch(/welcome mail to User #7 on plan pro \(locale en, job [0-9a-f-]{36}, run 1\)/);
+    const [audit] = (await runRuby("activejob.rb", ["execute", REDIS_URL, ns, "rails"])).trim().split("\n").map((l) => JSON.parse(l));
+    expect(audit.received.args).toEqual(["welcome_email_sent", { User: "7" }]);
+    expect(audit.received.kwargs.entries[0][0]).toBe(":at");
+    expect(Math.abs(Date.parse(audit.received.kwargs.entries[0][1].Time) - Date.now())).toBeLessThan(120_000);
+    expect(audit.same_bytes).toBe(true);
   });
 });
