@@ -1,6 +1,7 @@
 // Runs one fetched job in one slot and reports exactly one outcome (Oban's executor shape):
 // 1. refuse a broken item (not UTF-8, not JSON, wrong shape) -> "bad": its failure entry keeps the raw item;
-// 2. resolve the class through the registry -> UnknownJobError if absent;
+// 2. resolve the class through the registry -> UnknownJobError if absent (a Rails ActiveJob wrapper: the class
+//    is its job_class, the args its arguments as JS values, activejob.ts; ActiveJobError if it cannot be run);
 // 3. call the function with `this` = JobContext; a sync return is done at once, a promise when it settles;
 // 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot.
 // A job abandoned at the shutdown deadline reports nothing: its in-flight record is handed back instead.
