@@ -35,3 +35,8 @@ export class DuplicateJobError extends Error {
 export class RedisTimeoutError extends Error {
   override name = "RedisTimeoutError";
 }
+
+/** An ActiveJob wrapper bunworker cannot run faithfully: a custom serializer's argument, a broken job hash. */
+export class ActiveJobError extends Error {
+  override name = "ActiveJobError";
+}

@@ -11,7 +11,7 @@ export interface FailureFields {
 const MAX_FRAMES = 50;
 // Errors bunworker itself raises about a job (bad payload, unknown class, timeout): their stack is ours, not
 // the job's, so their backtrace is empty rather than a list of worker internals.
-const OWN_ERRORS = new Set(["MalformedPayloadError", "UnknownJobError", "JobTimeoutError"]);
+const OWN_ERRORS = new Set(["MalformedPayloadError", "UnknownJobError", "JobTimeoutError", "ActiveJobError"]);
 // Like Resque, which keeps the frames above its own job.rb, keep only the frames above the runner's call.
 const RUNNER_FRAME = /[/\\]src[/\\]runner\.ts:|\brunJob\b/;
 

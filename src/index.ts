@@ -2,6 +2,8 @@
 // redis. One default worker per program, like goworker's package-level functions; main.ts and everything
 // below it take their dependencies explicitly.
 import type { RedisClient } from "bun";
+import { activeJobPayload, type ActiveJobOptions } from "./activejob";
+import type { ActiveJobArgument } from "./activejob-args";
 import type { Config } from "./config";
 import { SettingsError } from "./errors";
 import { makeKeys } from "./keys";
@@ -14,7 +16,9 @@ import { COMMIT, VERSION } from "./version";
 
 export type { JobContext, JobFunction } from "./registry";
 export type { Settings, LogFormat, LogLevel, DeadJobPolicy } from "./settings";
-export { SettingsError, ConnectionError, MalformedPayloadError, UnknownJobError, JobTimeoutError, DuplicateJobError, RedisTimeoutError } from "./errors";
+export { SettingsError, ConnectionError, MalformedPayloadError, UnknownJobError, JobTimeoutError, DuplicateJobError, RedisTimeoutError, ActiveJobError } from "./errors";
+export { GlobalId, type ActiveJobArgument } from "./activejob-args";
+export type { ActiveJobInfo, ActiveJobOptions } from "./activejob";
 export { VERSION, COMMIT };
 
 const registry = new Registry();
@@ -83,6 +87,16 @@ export async function enqueue(job: EnqueueOptions): Promise<void> {
   const raw = JSON.stringify({ class: cls, args, ...extra }, (_k, v: unknown) => (typeof v === "bigint" ? JSON.rawJSON(v.toString()) : v));
   const c = redis();
   await Promise.all([c.sadd(keys.queues, job.queue), c.rpush(keys.queue(job.queue), raw)]);
+}
+
+/**
+ * Enqueue a job for a Ruby ActiveJob class, with the bytes `JobClass.perform_later(*args)` writes through Rails'
+ * Resque adapter (ActiveJob 6.1). Resolves to ActiveJob's job id.
+ */
+export async function enqueueActiveJob(jobClass: string, args: readonly ActiveJobArgument[], options?: ActiveJobOptions): Promise<string> {
+  const { queue, jobId, payload } = activeJobPayload(jobClass, args, options);
+  await enqueue({ queue, payload });
+  return jobId;
 }
 
 /** Close the shared client. */

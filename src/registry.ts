@@ -1,5 +1,6 @@
 // Class name -> TypeScript function. A payload's class resolves only through this map: nothing is ever
 // loaded or called by name (issue #4, security).
+import type { ActiveJobInfo } from "./activejob";
 import { DuplicateJobError } from "./errors";
 
 /** What `this` is inside a job function (use `function` syntax to read it). */
@@ -12,6 +13,8 @@ export interface JobContext {
   readonly payload: Readonly<Record<string, unknown>>;
   /** Fires when the job passes --job-timeout, or at the shutdown deadline; the job is then handed back or failed. */
   readonly signal: AbortSignal;
+  /** Set when the job came from Rails through ActiveJob's Resque adapter: its job id, executions, locale, ... */
+  readonly activeJob?: ActiveJobInfo;
 }
 
 /** goworker's `func(queue string, args ...interface{}) error`: a throw or a rejection is a failure. */

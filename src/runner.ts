@@ -1,10 +1,12 @@
 // Runs one fetched job in one slot and reports exactly one outcome (Oban's executor shape):
 // 1. refuse a broken item (not UTF-8, not JSON, wrong shape) -> "bad": its failure entry keeps the raw item;
-// 2. resolve the class through the registry -> UnknownJobError if absent;
+// 2. resolve the class through the registry -> UnknownJobError if absent (a Rails ActiveJob wrapper: the class
+//    is its job_class, the args its arguments as JS values, activejob.ts; ActiveJobError if it cannot be run);
 // 3. call the function with `this` = JobContext; a sync return is done at once, a promise when it settles;
 // 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot.
 // A job abandoned at the shutdown deadline reports nothing: its in-flight record is handed back instead.
 import type { ConsolaInstance } from "consola/core";
+import { ACTIVE_JOB_WRAPPER, unwrapActiveJob, type ActiveJobInfo } from "./activejob";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
 import { failureFields, type FailureFields } from "./failure";
 import { decodePayload } from "./payload";
@@ -28,6 +30,7 @@ class Context implements JobContext {
     readonly queue: string,
     readonly workerId: string,
     readonly payload: Readonly<Record<string, unknown>>,
+    readonly activeJob?: ActiveJobInfo,
   ) {}
 
   // Created on first use: most jobs never look at it, and 100k AbortControllers a second are not free.
@@ -91,15 +94,26 @@ export class Runner {
       running.finish(this.failed("bad", e, queue, "(unreadable)"));
       return running;
     }
-    const { className } = job;
+    let { className, args } = job;
+    let activeJob: ActiveJobInfo | undefined;
+    // A Rails job: run the job registered under its job_class. A failure is "fail", not "bad", so the failure
+    // entry keeps the wrapper's bytes and Resque's Retry pushes the same wrapper back.
+    if (className === ACTIVE_JOB_WRAPPER) {
+      try {
+        ({ className, args, activeJob } = unwrapActiveJob(job));
+      } catch (e) {
+        running.finish(this.failed("fail", e, queue, className));
+        return running;
+      }
+    }
     const fn = this.deps.registry.get(className);
     if (!fn) {
       running.finish(this.failed("fail", new UnknownJobError(`no job registered for class "${className}" (queue "${queue}")`), queue, className));
       return running;
     }
-    const ctx = new Context(queue, workerId, job.payload);
+    const ctx = new Context(queue, workerId, job.payload, activeJob);
     running.context = ctx;
-    this.call(running, ctx, className, fn, [queue, ...job.args]);
+    this.call(running, ctx, className, fn, [queue, ...args]);
     return running;
   }
 

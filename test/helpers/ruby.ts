@@ -1,0 +1,33 @@
+// Real Ruby for the tests that check bytes against Ruby's own libraries (ActiveJob 6.1, ruby-redis). Without
+// them the tests are skipped with a message, except under CI=true, where they fail: CI must run them.
+import { describe } from "bun:test";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const INSTALL = "apt-get install -y ruby ruby-activejob ruby-redis (or run .ci/run)";
+
+function probe(): boolean {
+  try {
+    return Bun.spawnSync(["ruby", "-e", 'require "active_job"; require "redis"'], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  } catch {
+    return false; // no ruby on the PATH
+  }
+}
+
+export const rubyAvailable = probe();
+const ci = process.env.CI === "true";
+
+/** `describe`, or `describe.skip` (with one message) when Ruby with ActiveJob is missing and CI is not set. */
+export function rubyDescribe(what: string): typeof describe {
+  if (rubyAvailable || ci) return describe;
+  console.warn(`skipping ${what}: ruby with activejob and redis not found; ${INSTALL}`);
+  return describe.skip as typeof describe;
+}
+
+/** Run test/fixtures/<script> with ruby; its stdout, or a throw with its stderr. */
+export async function runRuby(script: string, args: string[]): Promise<string> {
+  if (!rubyAvailable) throw new Error(`CI=true and ruby with activejob and redis is missing: ${INSTALL}`);
+  const proc = Bun.spawn(["ruby", `${ROOT}test/fixtures/${script}`, ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`ruby ${script} ${args.join(" ")} exited ${code}:\n${err}`);
+  return out;
+}
