@@ -1,4 +1,5 @@
-// Resque's job hooks (reference section 8, job.rb#perform) for jobs declared with defineJob():
+// Resque's job hooks (reference section 8, job.rb#perform) for jobs declared with defineJob(), added on the
+// handle (Job.before(fn), .around, .after, .onFailure):
 //   before* -> around* (nested, the first outermost; each must call perform()) -> the job -> after*;
 //   any throw on the way -> onFailure*(error) -> the job fails with that same error.
 // - A before hook that throws DontPerform skips the job: not a failure, counted as processed (as in Resque).
@@ -8,7 +9,7 @@
 // - Every onFailure hook runs, in order; one that throws is logged and the original error is what the failure
 //   entry records (Resque wraps it in a RuntimeError "Additional error ..."; keeping the original keeps the
 //   failed list's exception class useful).
-// Hooks run in the order given (Resque sorts its hook methods by name; an array says the order itself).
+// Hooks of a kind run in the order they were added (Resque sorts its hook methods by name).
 import type { JobContext } from "./job-context";
 
 /** Throw from a before hook to skip the job, as Resque::Job::DontPerform does. */
@@ -16,32 +17,31 @@ export class DontPerform extends Error {
   override name = "DontPerform";
 }
 
-type Many<F> = F | readonly F[];
+export type BeforeHook<A extends unknown[]> = (ctx: JobContext, ...args: A) => unknown;
+/** Call `perform()` to run the job (and the inner around hooks). */
+export type AroundHook<A extends unknown[]> = (ctx: JobContext, perform: () => Promise<void>, ...args: A) => unknown;
+export type AfterHook<A extends unknown[]> = (ctx: JobContext, ...args: A) => unknown;
+export type FailureHook<A extends unknown[]> = (error: unknown, ctx: JobContext, ...args: A) => unknown;
 
-export interface JobHooks<A extends unknown[]> {
-  before?: Many<(ctx: JobContext, ...args: A) => unknown>;
-  /** Call `perform()` to run the job (and the inner around hooks). */
-  around?: Many<(ctx: JobContext, perform: () => Promise<void>, ...args: A) => unknown>;
-  after?: Many<(ctx: JobContext, ...args: A) => unknown>;
-  onFailure?: Many<(error: unknown, ctx: JobContext, ...args: A) => unknown>;
+/** The hooks of one job, in the order they were added. */
+export class HookLists<A extends unknown[]> {
+  readonly before: BeforeHook<A>[] = [];
+  readonly around: AroundHook<A>[] = [];
+  readonly after: AfterHook<A>[] = [];
+  readonly onFailure: FailureHook<A>[] = [];
+
+  get empty(): boolean {
+    return this.before.length + this.around.length + this.after.length + this.onFailure.length === 0;
+  }
 }
 
-type Fn = (...a: never[]) => unknown;
-const list = <F>(h: Many<F> | undefined): readonly F[] => (h === undefined ? [] : Array.isArray(h) ? (h as readonly F[]) : [h as F]);
-
-export function hasHooks<A extends unknown[]>(h: JobHooks<A>): boolean {
-  return [h.before, h.around, h.after, h.onFailure].some((x) => list<Fn>(x as Many<Fn> | undefined).length > 0);
+export function checkHook(kind: string, fn: unknown): void {
+  if (typeof fn !== "function") throw new TypeError(`${kind}: a hook must be a function`);
 }
 
 /** The job wrapped in its hooks: one promise from the first before hook to the last after (or onFailure) hook. */
-export function withHooks<A extends unknown[]>(hooks: JobHooks<A>, perform: (ctx: JobContext, ...args: A) => unknown): (ctx: JobContext, ...args: A) => Promise<void> {
-  const before = list(hooks.before);
-  const around = list(hooks.around);
-  const after = list(hooks.after);
-  const onFailure = list(hooks.onFailure);
-  for (const f of [...before, ...around, ...after, ...onFailure]) {
-    if (typeof f !== "function") throw new TypeError("defineJob: every hook must be a function");
-  }
+export function withHooks<A extends unknown[]>(hooks: HookLists<A>, perform: (ctx: JobContext, ...args: A) => unknown): (ctx: JobContext, ...args: A) => Promise<void> {
+  const { before, around, after, onFailure } = hooks;
   return async (ctx, ...args) => {
     try {
       try {

@@ -19,7 +19,7 @@ import { COMMIT, VERSION } from "./version";
 export type { JobContext, JobFunction } from "./registry";
 export type { JobLogger, ActiveJobInfo } from "./job-context";
 export type { Middleware } from "./middleware";
-export type { JobHooks } from "./hooks";
+export type { BeforeHook, AroundHook, AfterHook, FailureHook } from "./hooks";
 export type { LifecycleHook, WorkerInfo } from "./lifecycle";
 export type { JobOptions, TypedJobFunction } from "./typed-job";
 export type { JobPayload } from "./enqueue";
@@ -46,10 +46,10 @@ export function register<A extends unknown[]>(className: string, fn: JobFunction
 
 /**
  * Declare a typed job: registers `className` for the worker and returns a handle whose enqueue() takes exactly
- * the function's arguments after `ctx`. `options.queue` is where the handle enqueues; `before`, `around`, `after`
- * and `onFailure` are Resque's job hooks (hooks.ts).
+ * the function's arguments after `ctx`. `options.queue` is where the handle enqueues. Resque's job hooks are
+ * added on the handle: `.before(fn)`, `.around(fn)`, `.after(fn)`, `.onFailure(fn)` (hooks.ts).
  */
-export function defineJob<A extends unknown[]>(className: string, options: JobOptions<A>, fn: TypedJobFunction<A>): JobHandle<A> {
+export function defineJob<A extends unknown[]>(className: string, options: JobOptions, fn: TypedJobFunction<A>): JobHandle<A> {
   return define(registry, writer, className, options, fn);
 }
 

@@ -1,8 +1,10 @@
-// Typed jobs: defineJob(name, { queue, ...hooks }, async (ctx, ...args) => ...) registers the job and returns
-// a handle whose enqueue() takes exactly the function's arguments (checked by tsc). The handle is a class so
-// that later features (enqueueAt/enqueueIn) add methods to it rather than a second kind of handle.
+// Typed jobs: defineJob(name, { queue }, async (ctx, ...args) => ...) registers the job and returns a handle
+// whose enqueue() takes exactly the function's arguments (checked by tsc). Hooks are added on the handle
+// (Job.before(fn) ...), typed by the same arguments: in the options object, TypeScript would have to type them
+// before it has read the job function's parameters. The handle is a class so that later features
+// (enqueueAt/enqueueIn) add methods to it rather than a second kind of handle.
 import { SettingsError } from "./errors";
-import { hasHooks, withHooks, type JobHooks } from "./hooks";
+import { checkHook, HookLists, withHooks, type AfterHook, type AroundHook, type BeforeHook, type FailureHook } from "./hooks";
 import type { JobContext } from "./job-context";
 import type { JobFunction, Registry } from "./registry";
 
@@ -11,7 +13,7 @@ export interface JobWriter {
   enqueueMany(queue: string, payloads: readonly { class: string; args: unknown[] }[]): Promise<number>;
 }
 
-export interface JobOptions<A extends unknown[]> extends JobHooks<A> {
+export interface JobOptions {
   /** The queue enqueue() writes to. */
   queue: string;
 }
@@ -19,11 +21,59 @@ export interface JobOptions<A extends unknown[]> extends JobHooks<A> {
 export type TypedJobFunction<A extends unknown[]> = (ctx: JobContext, ...args: A) => unknown;
 
 export class JobHandle<A extends unknown[]> {
+  private readonly hooks = new HookLists<A>();
+  /** What the worker calls: the job itself, or the job inside its hooks once it has any. */
+  private perform: (ctx: JobContext, ...args: A) => unknown;
+
   constructor(
     readonly className: string,
     readonly queue: string,
+    private readonly fn: TypedJobFunction<A>,
     private readonly writer: JobWriter,
-  ) {}
+  ) {
+    this.perform = fn;
+  }
+
+  /** The function the registry holds: register()'s calling convention, so the runner calls every job one way. */
+  registered(): JobFunction<A> {
+    const handle = this;
+    return function (this: JobContext, _queue: string, ...args: A) {
+      return handle.perform(this, ...args);
+    };
+  }
+
+  private added(): this {
+    this.perform = withHooks(this.hooks, this.fn);
+    return this;
+  }
+
+  /** Resque's before_perform: runs before the job; throw DontPerform to skip it (counted as processed). */
+  before(hook: BeforeHook<A>): this {
+    checkHook("before", hook);
+    this.hooks.before.push(hook);
+    return this.added();
+  }
+
+  /** Resque's around_perform: must call perform() to run the job; the first added is the outermost. */
+  around(hook: AroundHook<A>): this {
+    checkHook("around", hook);
+    this.hooks.around.push(hook);
+    return this.added();
+  }
+
+  /** Resque's after_perform: runs after a successful job; a throw here fails the job. */
+  after(hook: AfterHook<A>): this {
+    checkHook("after", hook);
+    this.hooks.after.push(hook);
+    return this.added();
+  }
+
+  /** Resque's on_failure: sees the error; its own throw is logged and never replaces the job's failure. */
+  onFailure(hook: FailureHook<A>): this {
+    checkHook("onFailure", hook);
+    this.hooks.onFailure.push(hook);
+    return this.added();
+  }
 
   /** The payload Resque.enqueue would write for these args: {"class","args"}. */
   payload(...args: A): { class: string; args: unknown[] } {
@@ -46,14 +96,10 @@ export class JobHandle<A extends unknown[]> {
   }
 }
 
-export function defineJob<A extends unknown[]>(registry: Registry, writer: JobWriter, className: string, options: JobOptions<A>, fn: TypedJobFunction<A>): JobHandle<A> {
+export function defineJob<A extends unknown[]>(registry: Registry, writer: JobWriter, className: string, options: JobOptions, fn: TypedJobFunction<A>): JobHandle<A> {
   if (typeof options?.queue !== "string" || options.queue === "") throw new SettingsError(`defineJob("${className}"): options.queue must be a non-empty string`);
   if (typeof fn !== "function") throw new TypeError(`defineJob("${className}"): the job must be a function (ctx, ...args) => ...`);
-  const run = hasHooks(options) ? withHooks(options, fn) : fn;
-  // Stored as a register()-style function, so the runner has one way to call any job.
-  const job = function (this: JobContext, _queue: string, ...args: A) {
-    return run(this, ...args);
-  };
-  registry.register(className, job as JobFunction<A>);
-  return new JobHandle<A>(className, options.queue, writer);
+  const handle = new JobHandle<A>(className, options.queue, fn, writer);
+  registry.register(className, handle.registered());
+  return handle;
 }

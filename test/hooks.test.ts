@@ -5,7 +5,7 @@
 import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { pushJobs } from "../src/enqueue";
-import { DontPerform, type JobHooks } from "../src/hooks";
+import { DontPerform, type AfterHook, type AroundHook, type BeforeHook, type FailureHook } from "../src/hooks";
 import { makeKeys } from "../src/keys";
 import { Registry } from "../src/registry";
 import { defineJob, type JobWriter } from "../src/typed-job";
@@ -23,14 +23,27 @@ const writer = (): JobWriter => ({ enqueueMany: (q, p) => pushJobs(c, makeKeys(n
 const stat = async (k: string) => Number((await c.get(`${ns}stat:${k}`)) ?? 0);
 const failures = async () => (await c.lrange(`${ns}failed`, 0, -1)).map((f) => JSON.parse(f) as { exception: string; error: string; payload: unknown; queue: string });
 
-/** One job J(n) with the given hooks; `events` records what ran. Runs `args` once and waits for its outcome. */
-async function runOne(hooks: JobHooks<[number]>, job: (n: number) => unknown, settings: Record<string, unknown> = {}) {
+type Many<F> = F | F[];
+const many = <F>(h: Many<F> | undefined): F[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
+interface Hooks {
+  before?: Many<BeforeHook<[number]>>;
+  around?: Many<AroundHook<[number]>>;
+  after?: Many<AfterHook<[number]>>;
+  onFailure?: Many<FailureHook<[number]>>;
+}
+
+/** One job J(n) with the given hooks, added on its handle in order; `events` records what ran. Runs J(7) once. */
+async function runOne(hooks: Hooks, job: (n: number) => unknown, settings: Record<string, unknown> = {}) {
   const events: string[] = [];
   const registry = new Registry();
-  const J = defineJob(registry, writer(), "J", { queue: "hooks", ...hooks }, async (_ctx, n: number) => {
+  const J = defineJob(registry, writer(), "J", { queue: "hooks" }, async (_ctx, n: number) => {
     events.push(`perform ${n}`);
     await job(n);
   });
+  for (const h of many(hooks.before)) J.before(h);
+  for (const h of many(hooks.around)) J.around(h);
+  for (const h of many(hooks.after)) J.after(h);
+  for (const h of many(hooks.onFailure)) J.onFailure(h);
   const w = startWorker(registry, { namespace: ns, queues: ["hooks"], concurrency: 2, ...settings });
   await J.enqueue(7);
   return { events, w };
