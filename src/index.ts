@@ -1,3 +1,4 @@
+/// <reference path="./ambient.d.ts" />
 // The public API, named after goworker's: register, work, enqueue, setSettings, init, close, namespace,
 // redis. One default worker per program, like goworker's package-level functions; main.ts and everything
 // below it take their dependencies explicitly.
