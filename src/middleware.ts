@@ -1,11 +1,16 @@
 // Middleware around every job (Koa/Sidekiq shape): `use(async (ctx, next) => ...)`, the first use()d is the
-// outermost. The chain is one promise, so --job-timeout and the shutdown deadline bound it exactly as they bound
-// a job: a middleware that never settles is failed at --job-timeout, or handed back at the shutdown deadline.
-// The runner calls the job directly when no middleware is installed: this module is then never entered.
+// outermost. The chain is one promise (or, when every part returns synchronously, one value), so --job-timeout
+// and the shutdown deadline bound it exactly as they bound a job: a middleware that never settles is failed at
+// --job-timeout, or handed back at the shutdown deadline. The runner calls the job directly when no middleware
+// is installed: this module is then never entered. With a synchronous job, next() allocates nothing.
 import type { JobContext } from "./job-context";
 
 /** Call `next()` to run the rest of the chain and the job; return without calling it to stop the job (counted as processed). */
 export type Middleware = (ctx: JobContext, next: () => Promise<void>) => unknown;
+
+const DONE: Promise<void> = Promise.resolve();
+const noop = () => {};
+const isThenable = (v: unknown): v is PromiseLike<unknown> => v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
 
 export class MiddlewareStack {
   private readonly list: Middleware[] = [];
@@ -19,28 +24,44 @@ export class MiddlewareStack {
     this.list.push(mw);
   }
 
-  /** Runs the chain around `job`; resolves or rejects with the job's outcome as the middleware leaves it. */
-  run(ctx: JobContext, job: () => unknown): Promise<void> {
-    return step(this.list, 0, ctx, job);
+  /** Runs the chain around `job`: a value or a promise, as a job's own result, with the outcome the middleware leaves. */
+  run(ctx: JobContext, job: () => unknown): unknown {
+    return call(this.list, 0, ctx, job);
   }
 }
 
-async function step(list: readonly Middleware[], i: number, ctx: JobContext, job: () => unknown): Promise<void> {
+function call(list: readonly Middleware[], i: number, ctx: JobContext, job: () => unknown): unknown {
   const mw = list[i];
-  if (!mw) {
-    await job();
-    return;
-  }
+  if (mw === undefined) return job();
   let inner: Promise<void> | undefined;
-  let innerSettled = false;
+  /** The rest of the chain is still running (only ever true for an asynchronous job). */
+  let pending = false;
   const next = (): Promise<void> => {
     if (inner) return Promise.reject(new Error(`middleware #${i + 1} called next() more than once`));
-    inner = step(list, i + 1, ctx, job);
-    inner.then(() => (innerSettled = true), () => (innerSettled = true));
+    let r: unknown;
+    try {
+      r = call(list, i + 1, ctx, job);
+    } catch (e) {
+      inner = Promise.reject(e);
+      inner.catch(noop); // the middleware decides whether this failure counts; never an unhandled rejection
+      return inner;
+    }
+    if (!isThenable(r)) return (inner = DONE);
+    pending = true;
+    inner = Promise.resolve(r).then(
+      () => void (pending = false),
+      (e: unknown) => {
+        pending = false;
+        throw e;
+      },
+    );
+    inner.catch(noop);
     return inner;
   };
-  await mw(ctx, next);
+  const out = mw(ctx, next);
   // A middleware that called next() without awaiting it must not free the slot under a job still running:
-  // wait for the job, and let its failure count, since the middleware never saw it.
-  if (inner && !innerSettled) await inner;
+  // the job is waited for, and its outcome counts, since the middleware never saw it.
+  if (!isThenable(out)) return pending ? inner : out;
+  if (inner === DONE) return out;
+  return Promise.resolve(out).then(() => (pending ? inner : undefined));
 }
