@@ -29,9 +29,17 @@ export function encodeJob(payload: JobPayload): string {
  * if the connection fails midway the promise rejects and the chunks before it may already be in the queue.
  */
 export async function pushJobs(c: RedisClient, keys: Keys, queue: string, payloads: readonly JobPayload[]): Promise<number> {
+  return pushEncoded(c, keys, queue, encodeJobs(queue, payloads));
+}
+
+/** Every payload's bytes, or a SettingsError naming the first thing wrong: nothing is written before this. */
+export function encodeJobs(queue: string, payloads: readonly JobPayload[]): string[] {
   if (typeof queue !== "string" || !queue) throw new SettingsError("enqueue: queue is required");
   if (!Array.isArray(payloads)) throw new SettingsError("enqueueMany: payloads must be an array");
-  const raws = payloads.map(encodeJob);
+  return payloads.map(encodeJob);
+}
+
+export async function pushEncoded(c: RedisClient, keys: Keys, queue: string, raws: readonly string[]): Promise<number> {
   if (raws.length === 0) return 0;
   const key = keys.queue(queue);
   const writes: Promise<unknown>[] = [c.sadd(keys.queues, queue)];

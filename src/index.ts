@@ -5,7 +5,7 @@
 import type { RedisClient } from "bun";
 import type { Config } from "./config";
 import { SettingsError } from "./errors";
-import { encodeJob, pushJobs, type JobPayload } from "./enqueue";
+import { encodeJobs, pushEncoded, type JobPayload } from "./enqueue";
 import { makeKeys } from "./keys";
 import { Lifecycle, type LifecycleHook } from "./lifecycle";
 import { MiddlewareStack, type Middleware } from "./middleware";
@@ -115,8 +115,6 @@ export interface EnqueueOptions {
 
 /** What Resque.enqueue writes: SADD queues + RPUSH queue:<q> of {"class","args"} (extra keys kept). bigint args stay exact. */
 export async function enqueue(job: EnqueueOptions): Promise<void> {
-  if (!job.queue) throw new SettingsError("enqueue: queue is required");
-  encodeJob(job.payload); // a bad payload is refused before connecting
   await enqueueMany(job.queue, [job.payload]);
 }
 
@@ -125,8 +123,9 @@ export async function enqueue(job: EnqueueOptions): Promise<void> {
  * once, one RPUSH (one round trip) per 5,000 jobs, pipelined. Resolves to the number of jobs written.
  */
 export async function enqueueMany(queue: string, payloads: readonly JobPayload[]): Promise<number> {
+  const raws = encodeJobs(queue, payloads); // refused before connecting
   await init();
-  return pushJobs(redis(), makeKeys(namespace()), queue, payloads);
+  return pushEncoded(redis(), makeKeys(namespace()), queue, raws);
 }
 
 const writer: JobWriter = { enqueueMany };

@@ -50,7 +50,7 @@ export class Context implements JobContext {
   private controller: AbortController | undefined;
   private logger: JobLogger | undefined;
   attempt = 1;
-  activeJob?: ActiveJobInfo;
+  declare activeJob?: ActiveJobInfo;
 
   constructor(
     readonly className: string,

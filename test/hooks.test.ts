@@ -21,7 +21,7 @@ isolate((client, namespace) => {
 
 const writer = (): JobWriter => ({ enqueueMany: (q, p) => pushJobs(c, makeKeys(ns), q, p) });
 const stat = async (k: string) => Number((await c.get(`${ns}stat:${k}`)) ?? 0);
-const failures = async () => (await c.lrange(`${ns}failed`, 0, -1)).map((f) => JSON.parse(f) as { exception: string; error: string; payload: unknown; queue: string });
+const failures = async () => (await c.lrange(`${ns}failed`, 0, -1)).map((f) => JSON.parse(f) as { exception: string; error: string; payload: unknown; queue: string; backtrace: string[] });
 
 type Many<F> = F | F[];
 const many = <F>(h: Many<F> | undefined): F[] => (h === undefined ? [] : Array.isArray(h) ? h : [h]);
@@ -111,6 +111,9 @@ test("a failing job: onFailure sees the error, after hooks do not run, the failu
   expect(ev).toEqual(["before", "around:before", "onFailure1 RangeError: card declined 7", "onFailure2 RangeError"]);
   const [f] = await failures();
   expect([f?.exception, f?.error, f?.queue, f?.payload]).toEqual(["RangeError", "card declined", "hooks", { class: "J", args: [7] }]);
+  // the backtrace is the job's frames, cut above the hooks and the runner, as Resque cuts above job.rb
+  expect(f?.backtrace[0]).toMatch(/hooks\.test\.ts/);
+  expect(f?.backtrace.filter((l) => /[/\\]src[/\\]/.test(l))).toEqual([]);
   expect([await stat("processed"), await stat("failed")]).toEqual([1, 1]);
 });
 
