@@ -91,12 +91,19 @@ export class Launcher {
     await this.connect();
     await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
     await beforeJobs?.();
-    // Before registering: a failing onStart leaves nothing behind in Redis.
+    // Before registering: a failing onStart leaves nothing behind in Redis, and a stop signal while onStart
+    // still runs (it may never settle) ends start-up the same way, without onStop.
+    let started: boolean;
     try {
-      await this.lifecycle.start(this.info());
+      started = await Promise.race([this.lifecycle.start(this.info()).then(() => true), this.stopWanted.then(() => false)]);
     } catch (e) {
       for (const c of this.conns) c.close();
       throw e;
+    }
+    if (!started) {
+      for (const c of this.conns) c.close();
+      this.ctx.config.log.info("stopped while onStart ran: nothing was registered");
+      return;
     }
     await this.start();
     const mode = await this.stopWanted;

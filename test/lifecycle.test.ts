@@ -68,3 +68,15 @@ test("a failing onStart: one line naming it, exit 1, nothing registered, nothing
   expect(await c.scard(`${ns}workers`)).toBe(0);
   expect((await c.keys(`${ns}*`)).sort()).toEqual([`${ns}queue:life`, `${ns}test:events`]);
 });
+
+test("SIGTERM while an onStart never settles: exit 0, nothing registered or fetched, no onStop", async () => {
+  await c.rpush(`${ns}queue:life`, job(1));
+  const w = worker([], { LIFECYCLE_HANG_START: "1" });
+  await waitFor(async () => (await events()).length === 1, 15_000, "onStart to begin");
+  w.signal("SIGTERM");
+  expect(await w.exited).toBe(0);
+  expect(w.output()).toMatch(/stopped while onStart ran: nothing was registered/);
+  expect(await events()).toEqual(["start1 queued=1 workers=0 slots=2"]);
+  expect(await c.lrange(`${ns}queue:life`, 0, -1)).toEqual([job(1)]);
+  expect(await c.scard(`${ns}workers`)).toBe(0);
+});
