@@ -80,3 +80,14 @@ test("SIGTERM while an onStart never settles: exit 0, nothing registered or fetc
   expect(await c.lrange(`${ns}queue:life`, 0, -1)).toEqual([job(1)]);
   expect(await c.scard(`${ns}workers`)).toBe(0);
 });
+
+test("SIGTERM with a middleware that never settles: the job is handed back at the deadline, then onStop runs", async () => {
+  await c.rpush(`${ns}queue:life`, job(-1));
+  const w = worker(["--shutdown-timeout=0.5"]);
+  await waitFor(async () => (await events()).includes("stuck"), 15_000, "the middleware to hold the job");
+  w.signal("SIGTERM");
+  expect(await w.exited).toBe(0);
+  expect((await events()).slice(-3)).toEqual(["stuck", "stop2 queued=1 workers=0", "stop1 queued=1 workers=0"]);
+  expect(await c.lrange(`${ns}queue:life`, 0, -1)).toEqual([job(-1)]);
+  expect([await c.get(`${ns}stat:processed`), await c.llen(`${ns}failed`)]).toEqual([null, 0]);
+});
