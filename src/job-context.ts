@@ -2,6 +2,7 @@
 // runner. Whatever costs an allocation (the AbortController, the per-job logger) is made on first use: most
 // jobs never look, and a drain runs ~100k jobs a second.
 import type { ConsolaInstance } from "consola/core";
+import type { Job } from "./payload";
 
 /** A logger that tags every line with the job's class, queue and worker id (fields of --log-format=json). */
 export interface JobLogger {
@@ -46,21 +47,35 @@ export interface JobContext {
   readonly activeJob?: ActiveJobInfo;
 }
 
+// Only what every job needs is stored at construction (five fields); the rest is read through the decoded job
+// or set on first use, so a context costs what it did before it carried all this (issue #16: no cost for
+// features a job does not use).
 export class Context implements JobContext {
-  private controller: AbortController | undefined;
-  private logger: JobLogger | undefined;
-  attempt = 1;
+  declare private controller: AbortController | undefined;
+  declare private logger: JobLogger | undefined;
+  /** 1 until retries set it (the prototype's value: no per-job store). */
+  declare attempt: number;
   declare activeJob?: ActiveJobInfo;
 
   constructor(
-    readonly className: string,
+    private readonly job: Job,
     readonly queue: string,
     readonly workerId: string,
-    readonly payload: Readonly<Record<string, unknown>>,
-    readonly args: readonly unknown[],
     readonly raw: string,
     private readonly base: ConsolaInstance,
   ) {}
+
+  get className(): string {
+    return this.job.className;
+  }
+
+  get args(): readonly unknown[] {
+    return this.job.args;
+  }
+
+  get payload(): Readonly<Record<string, unknown>> {
+    return this.job.payload;
+  }
 
   get signal(): AbortSignal {
     this.controller ??= new AbortController();
@@ -84,3 +99,4 @@ export class Context implements JobContext {
     this.controller?.abort(reason);
   }
 }
+(Context.prototype as { attempt: number }).attempt = 1;

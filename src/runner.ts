@@ -85,7 +85,7 @@ export class Runner {
       running.finish(this.failed("fail", new UnknownJobError(`no job registered for class "${className}" (queue "${queue}")`), queue, className));
       return running;
     }
-    const ctx = new Context(className, queue, workerId, job.payload, job.args, raw, this.deps.log);
+    const ctx = new Context(job, queue, workerId, raw, this.deps.log);
     running.context = ctx;
     this.call(running, ctx, className, fn, [queue, ...job.args]);
     return running;
