@@ -195,3 +195,43 @@ test("an around hook that never settles, at the shutdown deadline: the job goes 
   expect(await c.lrange(`${ns}queue:hooks`, 0, -1)).toEqual(['{"class":"J","args":[7]}']);
   expect([await stat("processed"), await stat("failed")]).toEqual([0, 0]);
 });
+
+// Every hook point, throwing or never settling: the job is never lost. A throw is a failure entry with that
+// error (a throwing onFailure: the job's own error); a hook that never settles is bounded like the job itself:
+// JobTimeoutError at --job-timeout, or back to the front of its queue at the shutdown deadline.
+const never = () => new Promise<void>(() => {});
+const boom = () => {
+  throw new EvalError("hook threw");
+};
+const points: { point: string; hooks: (h: () => unknown) => Hooks; jobFails?: boolean }[] = [
+  { point: "before", hooks: (h) => ({ before: () => h() }) },
+  { point: "around (before perform)", hooks: (h) => ({ around: async () => void (await h()) }) },
+  { point: "around (after perform)", hooks: (h) => ({ around: async (_c, perform) => void (await perform(), await h()) }) },
+  { point: "after", hooks: (h) => ({ after: () => h() }) },
+  { point: "onFailure", hooks: (h) => ({ onFailure: () => h() }), jobFails: true },
+];
+const failing = (jobFails?: boolean) => () => {
+  if (jobFails) throw new URIError("the job failed");
+};
+
+test.each(points)("a throwing $point hook: one failure entry, never lost", async ({ hooks, jobFails }) => {
+  const { w } = await runOne(hooks(boom), failing(jobFails));
+  await settle(w);
+  expect((await failures()).map((f) => [f.exception, f.error])).toEqual([jobFails ? ["URIError", "the job failed"] : ["EvalError", "hook threw"]]);
+  expect([await stat("processed"), await stat("failed"), await c.llen(`${ns}queue:hooks`)]).toEqual([1, 1, 0]);
+});
+
+test.each(points)("a never-settling $point hook: JobTimeoutError at --job-timeout", async ({ hooks, jobFails }) => {
+  const { w } = await runOne(hooks(never), failing(jobFails), { jobTimeout: 0.2 });
+  await settle(w);
+  expect((await failures()).map((f) => f.exception)).toEqual(["JobTimeoutError"]);
+});
+
+test.each(points)("a never-settling $point hook at the shutdown deadline: handed back to its queue", async ({ hooks, jobFails }) => {
+  const { w } = await runOne(hooks(never), failing(jobFails), { shutdownTimeout: 0.2 });
+  await waitFor(async () => (await c.llen(`${ns}queue:hooks`)) === 0 && (await c.keys(`${ns}worker:*`)).some((k) => !/:started$/.test(k)), 5000, "the job to be running");
+  w.launcher.stop();
+  await w.done;
+  expect(await c.lrange(`${ns}queue:hooks`, 0, -1)).toEqual(['{"class":"J","args":[7]}']);
+  expect([await stat("processed"), await stat("failed")]).toEqual([0, 0]);
+});

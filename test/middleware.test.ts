@@ -90,20 +90,22 @@ test("a middleware that returns without next() stops the job: not run, processed
   expect([await stat("processed"), await stat("failed"), await c.llen(`${ns}failed`)]).toEqual([1, 0, 0]);
 });
 
-test("a middleware that throws before next() fails the job without running it; after next(), the job ran and still fails", async () => {
+test("a middleware that throws (synchronously, or before next()) fails the job without running it; after next(), the job ran and still fails", async () => {
   const ran: string[] = [];
   const { registry, T } = jobs(ran);
-  const mw: Middleware = async (ctx, next) => {
-    if (ctx.args[0] === 1) throw new RangeError("refused before");
-    await next();
-    throw new TypeError("broke after");
+  const mw: Middleware = (ctx, next) => {
+    if (ctx.args[0] === 0) throw new SyntaxError("a synchronous throw");
+    return (async () => {
+      if (ctx.args[0] === 1) throw new RangeError("refused before");
+      await next();
+      throw new TypeError("broke after");
+    })();
   };
   const w = startWorker(registry, { namespace: ns, queues: ["mw"], concurrency: 1 }, { middleware: stack(mw) });
-  await T.enqueue(1);
-  await T.enqueue(2);
-  await stopAfter(w, 2);
+  await T.enqueueMany([[0], [1], [2]]);
+  await stopAfter(w, 3);
   expect(ran).toEqual(["T 2"]);
-  expect((await failures()).map((f) => [f.exception, f.error])).toEqual([["RangeError", "refused before"], ["TypeError", "broke after"]]);
+  expect((await failures()).map((f) => [f.exception, f.error])).toEqual([["SyntaxError", "a synchronous throw"], ["RangeError", "refused before"], ["TypeError", "broke after"]]);
 });
 
 test("a middleware sees the job's error from next() and may record or swallow it; calling next() twice fails the job", async () => {
