@@ -54,18 +54,28 @@ export function defineJob<A extends unknown[]>(className: string, options: JobOp
   return define(registry, writer, className, options, fn);
 }
 
+/** Set by work(): the worker has taken its middleware and lifecycle hooks; later ones would be ignored. */
+let working = false;
+
+function beforeWork(what: string): void {
+  if (working) throw new SettingsError(`${what} must be called before work()`);
+}
+
 /** Wrap every job: `use(async (ctx, next) => { ...; await next(); ... })`. The first use()d is the outermost. Call before work(). */
 export function use(mw: Middleware): void {
+  beforeWork("use()");
   middleware.use(mw);
 }
 
 /** Run before the first fetch (after Redis answers); a throw stops start-up. Call before work(). */
 export function onStart(fn: LifecycleHook): void {
+  beforeWork("onStart()");
   lifecycle.onStart(fn);
 }
 
 /** Run after the last job finished or was handed back, within the shutdown deadline. Call before work(). */
 export function onStop(fn: LifecycleHook): void {
+  beforeWork("onStop()");
   lifecycle.onStop(fn);
 }
 
@@ -155,5 +165,6 @@ function program(): Program {
  * work() is a full worker CLI; bad flags then exit 2 with the usage line. Explicit bad settings reject.
  */
 export function work(explicit?: Partial<Settings>): Promise<void> {
+  working = true;
   return explicit ? runWithSettings(explicit, program()) : runCommandLine(program());
 }
