@@ -78,6 +78,19 @@ process.exit(0);
     const w = spawnWorker([...flags, "--queues=pkg", "--exit-on-complete"], { cmd: [process.execPath, "worker.ts"], cwd: app });
     expect(await w.exited).toBe(0);
     expect(await c.lrange(`${ns}pkg:ran`, 0, -1)).toEqual(["PkgHello pkg from-the-package 42"]);
+    // the package's `bunworker` command runs the project's jobs folder, named by BUNWORKER_JOBS_DIR
+    const bin = join(app, "node_modules/.bin/bunworker");
+    const told = spawnWorker([...flags, "--queues=pkg", "--exit-on-complete"], { cmd: [bin], cwd: app });
+    expect(await told.exited).toBe(1);
+    expect(told.output()).toMatch(/^bunworker: no jobs folder at .*: set BUNWORKER_JOBS_DIR/m);
+    run(["mkdir", "-p", join(app, "jobs")], app);
+    writeFileSync(join(app, "jobs/hello.ts"), `import { defineJob, namespace, redis } from "bunworker";
+defineJob("PkgBin", { queue: "pkg" }, async (_ctx, n: number) => void (await redis().rpush(\`\${namespace()}pkg:ran\`, \`bin \${n}\`)));
+`);
+    await c.rpush(`${ns}queue:pkg`, '{"class":"PkgBin","args":[7]}');
+    const viaBin = spawnWorker([...flags, "--queues=pkg", "--exit-on-complete"], { cmd: [bin], cwd: app, env: { BUNWORKER_JOBS_DIR: "./jobs" } });
+    expect(await viaBin.exited).toBe(0);
+    expect(await c.lrange(`${ns}pkg:ran`, 0, -1)).toEqual(["PkgHello pkg from-the-package 42", "bin 7"]);
   } finally {
     await dropNamespace(c, ns);
     c.close();
