@@ -24,15 +24,20 @@ export class MiddlewareStack {
     this.list.push(mw);
   }
 
-  /** Runs the chain around `job`: a value or a promise, as a job's own result, with the outcome the middleware leaves. */
-  run(ctx: JobContext, job: () => unknown): unknown {
-    return call(this.list, 0, ctx, job);
+  /**
+   * Runs the chain around the job `fn.apply(ctx, args)`: a value or a promise, as a job's own result, with the
+   * outcome the middleware leaves. (The job and its args are passed down rather than wrapped in a closure per job.)
+   */
+  run(ctx: JobContext, fn: Job, args: unknown[]): unknown {
+    return call(this.list, 0, ctx, fn, args);
   }
 }
 
-function call(list: readonly Middleware[], i: number, ctx: JobContext, job: () => unknown): unknown {
+type Job = (this: JobContext, ...args: never[]) => unknown;
+
+function call(list: readonly Middleware[], i: number, ctx: JobContext, fn: Job, args: unknown[]): unknown {
   const mw = list[i];
-  if (mw === undefined) return job();
+  if (mw === undefined) return fn.apply(ctx, args as never[]);
   let inner: Promise<void> | undefined;
   /** The rest of the chain is still running (only ever true for an asynchronous job). */
   let pending = false;
@@ -40,7 +45,7 @@ function call(list: readonly Middleware[], i: number, ctx: JobContext, job: () =
     if (inner) return Promise.reject(new Error(`middleware #${i + 1} called next() more than once`));
     let r: unknown;
     try {
-      r = call(list, i + 1, ctx, job);
+      r = call(list, i + 1, ctx, fn, args);
     } catch (e) {
       inner = Promise.reject(e);
       inner.catch(noop); // the middleware decides whether this failure counts; never an unhandled rejection

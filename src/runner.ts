@@ -99,7 +99,7 @@ export class Runner {
     let result: unknown;
     try {
       const mw = this.middleware;
-      result = mw ? mw.run(ctx, () => fn.apply(ctx, args as [string, ...unknown[]])) : fn.apply(ctx, args as [string, ...unknown[]]);
+      result = mw ? mw.run(ctx, fn, args) : fn.apply(ctx, args as [string, ...unknown[]]);
     } catch (e) {
       return report(this.failed("fail", e, ctx.queue, className));
     }
