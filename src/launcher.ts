@@ -1,12 +1,13 @@
 // One worker process from start to exit (Sidekiq's launcher):
 // 1. connect: wait up to --command-timeout for Redis; a wrong password or certificate fails at once;
-// 2. check the shared keys (preflight.ts), register every slot, recover dead processes (reaper.ts, driven
-//    by every heartbeat), set the procline, start heartbeats and the manager (slots, lanes, watchers);
+// 2. check the shared keys (preflight.ts), run the program's onStart hooks (lifecycle.ts), register every
+//    slot, recover dead processes (reaper.ts, driven by every heartbeat), set the procline, start heartbeats
+//    and the manager (slots, lanes, watchers);
 // 3. run until stop(), a key that cannot be written (fatal, exit status 1) or, with --exit-on-complete,
 //    until every queue is empty and no job runs;
 // 4. stop in stages (River's fetch vs work contexts): quiet (no fetching, no watching), wait for running
 //    jobs until --shutdown-timeout or a second signal, abort the rest through their AbortSignal, then hand
-//    back every unfinished job to the front of its queue and unregister, in one script.
+//    back every unfinished job to the front of its queue and unregister, in one script; then the onStop hooks.
 // Delivery guarantee: at least once. A job is in its queue or in a worker:<id> state at every instant; a
 // KILL leaves it in Redis, where the next start or another worker's reaper finds it.
 import { hostname } from "node:os";
