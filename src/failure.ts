@@ -12,8 +12,9 @@ const MAX_FRAMES = 50;
 // Errors bunworker itself raises about a job (bad payload, unknown class, timeout): their stack is ours, not
 // the job's, so their backtrace is empty rather than a list of worker internals.
 const OWN_ERRORS = new Set(["MalformedPayloadError", "UnknownJobError", "JobTimeoutError", "ActiveJobError"]);
-// Like Resque, which keeps the frames above its own job.rb, keep only the frames above the runner's call.
-const RUNNER_FRAME = /[/\\]src[/\\]runner\.ts:|\brunJob\b/;
+// Like Resque, which keeps the frames above its own job.rb, keep only the frames above the runner's call (or
+// above the hooks and middleware that wrap it).
+const RUNNER_FRAME = /[/\\]src[/\\](runner|hooks|middleware|typed-job)\.ts:|\brunJob\b/;
 
 const TYPE_NAMES: Record<string, string> = { string: "String", number: "Number", boolean: "Boolean", bigint: "BigInt", symbol: "Symbol", function: "Function" };
 

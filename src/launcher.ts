@@ -1,12 +1,13 @@
 // One worker process from start to exit (Sidekiq's launcher):
 // 1. connect: wait up to --command-timeout for Redis; a wrong password or certificate fails at once;
-// 2. check the shared keys (preflight.ts), register every slot, recover dead processes (reaper.ts, driven
-//    by every heartbeat), set the procline, start heartbeats and the manager (slots, lanes, watchers);
+// 2. check the shared keys (preflight.ts), run the program's onStart hooks (lifecycle.ts), register every
+//    slot, recover dead processes (reaper.ts, driven by every heartbeat), set the procline, start heartbeats
+//    and the manager (slots, lanes, watchers);
 // 3. run until stop(), a key that cannot be written (fatal, exit status 1) or, with --exit-on-complete,
 //    until every queue is empty and no job runs;
 // 4. stop in stages (River's fetch vs work contexts): quiet (no fetching, no watching), wait for running
 //    jobs until --shutdown-timeout or a second signal, abort the rest through their AbortSignal, then hand
-//    back every unfinished job to the front of its queue and unregister, in one script.
+//    back every unfinished job to the front of its queue and unregister, in one script; then the onStop hooks.
 // Delivery guarantee: at least once. A job is in its queue or in a worker:<id> state at every instant; a
 // KILL leaves it in Redis, where the next start or another worker's reaper finds it.
 import { hostname } from "node:os";
@@ -14,6 +15,8 @@ import type { Config } from "./config";
 import type { WorkerContext } from "./context";
 import { ConnectionError } from "./errors";
 import { Heartbeat } from "./heartbeat";
+import { Lifecycle, type WorkerInfo } from "./lifecycle";
+import type { MiddlewareStack } from "./middleware";
 import { newInstanceId, ownIdentity } from "./identity";
 import { Manager } from "./manager";
 import { preflight } from "./preflight";
@@ -29,6 +32,12 @@ import { VERSION } from "./version";
 
 export type StopMode = "graceful" | "now";
 
+/** What a program adds around its jobs: use()d middleware and onStart/onStop hooks. */
+export interface JobExtras {
+  middleware?: MiddlewareStack;
+  lifecycle?: Lifecycle;
+}
+
 // How often shutdown looks whether the running jobs have finished or their acks have gone out.
 const DRAIN_POLL_MS = 10;
 const FLUSH_POLL_MS = 5;
@@ -37,6 +46,9 @@ export class Launcher {
   readonly ctx: WorkerContext;
   readonly ids: string[];
   private readonly hard = new AbortController();
+  /** Aborted by a second signal: onStop is no longer waited for. */
+  private readonly cut = new AbortController();
+  private readonly lifecycle: Lifecycle;
   private readonly conns: RedisConn[];
   private readonly heartbeat: Heartbeat;
   private readonly reaper: Reaper;
@@ -46,7 +58,8 @@ export class Launcher {
   /** Why the worker stopped on its own: a key it must write is unusable. */
   private fatalError: BadKeyError | null = null;
 
-  constructor(config: Config, registry: Registry) {
+  constructor(config: Config, registry: Registry, extras: JobExtras = {}) {
+    this.lifecycle = extras.lifecycle ?? new Lifecycle();
     const host = hostname().replace(/:/g, "_");
     // The instance id makes a process unique even with equal hostname and pid (containers, issue #9).
     const instance = newInstanceId();
@@ -60,7 +73,7 @@ export class Launcher {
     const identity = ownIdentity();
     this.reaper = new Reaper(this.ctx, conn, { proc, identity });
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
-    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log });
+    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, middleware: extras.middleware });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
   }
@@ -79,6 +92,20 @@ export class Launcher {
     await this.connect();
     await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
     await beforeJobs?.();
+    // Before registering: a failing onStart leaves nothing behind in Redis, and a stop signal while onStart
+    // still runs (it may never settle) ends start-up the same way, without onStop.
+    let started: boolean;
+    try {
+      started = await Promise.race([this.lifecycle.start(this.info()).then(() => true), this.stopWanted.then(() => false)]);
+    } catch (e) {
+      for (const c of this.conns) c.close();
+      throw e;
+    }
+    if (!started) {
+      for (const c of this.conns) c.close();
+      this.ctx.config.log.info("stopped while onStart ran: nothing was registered");
+      return;
+    }
     await this.start();
     const mode = await this.stopWanted;
     try {
@@ -92,12 +119,19 @@ export class Launcher {
   }
 
   stop(mode: StopMode = "graceful"): void {
-    if (mode === "now") this.hard.abort();
+    if (mode === "now") {
+      this.hard.abort();
+      this.cut.abort();
+    }
     this.stopRequested(mode);
   }
 
   hold(held: boolean): void {
     this.manager.hold(held);
+  }
+
+  private info(): WorkerInfo {
+    return { log: this.ctx.config.log, workerIds: this.ids };
   }
 
   private async start(): Promise<void> {
@@ -160,6 +194,7 @@ export class Launcher {
     } finally {
       clearTimeout(giveUp);
       for (const c of this.conns) c.close();
+      await this.lifecycle.stop(this.info(), deadline, this.cut.signal);
     }
   }
 }

@@ -10,7 +10,7 @@
 // for a program that calls work() at top level without try/catch.
 import { helpText, parseCommandLine, USAGE } from "./cli";
 import { resolveConfig, type Config } from "./config";
-import { Launcher, type StopMode } from "./launcher";
+import { Launcher, type JobExtras, type StopMode } from "./launcher";
 import { setProcline, supervisorTitle, workerTitle } from "./procline";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
@@ -23,6 +23,8 @@ import { COMMIT, VERSION } from "./version";
 /** What a program that calls work() brings: its jobs, its setSettings() overrides, the shared client's hook. */
 export interface Program {
   registry: Registry;
+  /** use()d middleware and onStart/onStop hooks. */
+  extras?: JobExtras;
   /** setSettings() overrides, applied over the defaults and under the command line or explicit settings. */
   base: Partial<Settings>;
   /** argv as the program started, before the procline overwrote it. */
@@ -91,7 +93,7 @@ async function launchOrSupervise(config: Config, program: Program, children: Chi
 class StoppedBeforeStart extends Error {}
 
 async function launch(config: Config, program: Program, supervised: boolean): Promise<void> {
-  const launcher = new Launcher(config, program.registry);
+  const launcher = new Launcher(config, program.registry, program.extras);
   const starting = new AbortController();
   const target: Stoppable = {
     stop: (mode: StopMode) => {

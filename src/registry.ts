@@ -1,21 +1,10 @@
 // Class name -> TypeScript function. A payload's class resolves only through this map: nothing is ever
-// loaded or called by name (issue #4, security).
-import type { ActiveJobInfo } from "./activejob";
+// loaded or called by name (issue #4, security). defineJob() registers here too (typed-job.ts), so any
+// adapter that maps a payload to a job (Rails' JobWrapper) looks it up in this one place.
 import { DuplicateJobError } from "./errors";
+import type { JobContext } from "./job-context";
 
-/** What `this` is inside a job function (use `function` syntax to read it). */
-export interface JobContext {
-  /** The queue the job came from (also the first argument). */
-  readonly queue: string;
-  /** The Resque worker id of the slot running the job. */
-  readonly workerId: string;
-  /** The decoded payload, extra keys included. */
-  readonly payload: Readonly<Record<string, unknown>>;
-  /** Fires when the job passes --job-timeout, or at the shutdown deadline; the job is then handed back or failed. */
-  readonly signal: AbortSignal;
-  /** Set when the job came from Rails through ActiveJob's Resque adapter: its job id, executions, locale, ... */
-  readonly activeJob?: ActiveJobInfo;
-}
+export type { JobContext } from "./job-context";
 
 /** goworker's `func(queue string, args ...interface{}) error`: a throw or a rejection is a failure. */
 export type JobFunction<A extends unknown[] = unknown[]> = (this: JobContext, queue: string, ...args: A) => unknown;

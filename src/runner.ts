@@ -2,7 +2,8 @@
 // 1. refuse a broken item (not UTF-8, not JSON, wrong shape) -> "bad": its failure entry keeps the raw item;
 // 2. resolve the class through the registry -> UnknownJobError if absent (a Rails ActiveJob wrapper: the class
 //    is its job_class, the args its arguments as JS values, activejob.ts; ActiveJobError if it cannot be run);
-// 3. call the function with `this` = JobContext; a sync return is done at once, a promise when it settles;
+// 3. call the function with `this` = JobContext (through the middleware, if any: middleware.ts); a sync return
+//    is done at once, a promise when it settles;
 // 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot.
 // A job abandoned at the shutdown deadline reports nothing: its in-flight record is handed back instead.
 import type { ConsolaInstance } from "consola/core";
@@ -10,7 +11,9 @@ import { ACTIVE_JOB_WRAPPER, unwrapActiveJob, type ActiveJobInfo } from "./activ
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
 import { failureFields, type FailureFields } from "./failure";
 import { decodePayload } from "./payload";
-import type { JobContext, JobFunction, Registry } from "./registry";
+import { Context } from "./job-context";
+import type { MiddlewareStack } from "./middleware";
+import type { JobFunction, Registry } from "./registry";
 
 export type Finished = { outcome: "ok" } | { outcome: "fail" | "bad"; failure: FailureFields };
 
@@ -20,29 +23,11 @@ export interface RunnerDeps {
   /** 0 = no limit. */
   jobTimeoutMs: number;
   log: ConsolaInstance;
+  /** use()d middleware; none (or empty) = the job is called directly. */
+  middleware?: MiddlewareStack;
 }
 
 const OK: Finished = { outcome: "ok" };
-
-class Context implements JobContext {
-  private controller: AbortController | undefined;
-  constructor(
-    readonly queue: string,
-    readonly workerId: string,
-    readonly payload: Readonly<Record<string, unknown>>,
-    readonly activeJob?: ActiveJobInfo,
-  ) {}
-
-  // Created on first use: most jobs never look at it, and 100k AbortControllers a second are not free.
-  get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
-  }
-
-  abort(reason: Error): void {
-    this.controller?.abort(reason);
-  }
-}
 
 /** A job in progress; `abandon` is for the shutdown deadline. */
 export class RunningJob {
@@ -79,9 +64,11 @@ export class RunningJob {
 /** What a lane hands a job to: one fetched item in, one outcome out through `done`. */
 export class Runner {
   private readonly debug: boolean;
+  private readonly middleware: MiddlewareStack | null;
 
   constructor(private readonly deps: RunnerDeps) {
     this.debug = deps.log.level >= 4;
+    this.middleware = deps.middleware && deps.middleware.size > 0 ? deps.middleware : null;
   }
 
   run(workerId: string, queue: string, notUtf8: boolean, raw: string, done: (f: Finished) => void): RunningJob {
@@ -111,7 +98,8 @@ export class Runner {
       running.finish(this.failed("fail", new UnknownJobError(`no job registered for class "${className}" (queue "${queue}")`), queue, className));
       return running;
     }
-    const ctx = new Context(queue, workerId, job.payload, activeJob);
+    const ctx = new Context(job, queue, workerId, raw, this.deps.log);
+    if (activeJob) ctx.activeJob = activeJob;
     running.context = ctx;
     this.call(running, ctx, className, fn, [queue, ...args]);
     return running;
@@ -124,7 +112,8 @@ export class Runner {
     };
     let result: unknown;
     try {
-      result = fn.apply(ctx, args as [string, ...unknown[]]);
+      const mw = this.middleware;
+      result = mw ? mw.run(ctx, fn, args) : fn.apply(ctx, args as [string, ...unknown[]]);
     } catch (e) {
       return report(this.failed("fail", e, ctx.queue, className));
     }

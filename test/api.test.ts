@@ -51,3 +51,10 @@ test("work() with explicit bad settings rejects with a clear error", async () =>
   await expect(api.work({ queues: ["q"], concurrency: 0 })).rejects.toThrow("--concurrency");
   await expect(api.work({ queues: ["q"], uri: "http://x" })).rejects.toThrow("unsupported scheme");
 });
+
+test("use(), onStart() and onStop() after work() was called throw instead of being ignored (#16)", async () => {
+  await expect(api.work({ queues: [] })).rejects.toThrow("--queues is required");
+  expect(() => api.use(async (_ctx, next) => next())).toThrow("use() must be called before work()");
+  expect(() => api.onStart(() => {})).toThrow("onStart() must be called before work()");
+  expect(() => api.onStop(() => {})).toThrow("onStop() must be called before work()");
+});

@@ -7,8 +7,15 @@
 //                 pickup latency: `sent` is the enqueuer's clock in epoch milliseconds with decimals
 //                 (performance.timeOrigin + performance.now()); the job takes the same clock first thing and
 //                 RPUSHes the difference, in milliseconds, to `key`.
+// $BENCH_MIDDLEWARE (bench --middleware) installs that many trivial middleware around every job.
 // This file is not a test and is not run by `bun test`.
-import { redis, register, work } from "../../src/index";
+import { redis, register, use, work } from "../../src/index";
+
+for (let i = 0; i < Number(process.env.BENCH_MIDDLEWARE ?? 0); i++) {
+  use(async (_ctx, next) => {
+    await next();
+  });
+}
 
 register("Noop", () => {});
 register("Sleep", (_q: string, ms: number) => Bun.sleep(ms));

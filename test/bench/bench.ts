@@ -13,13 +13,14 @@ import { BENCH_WORKER, HELP, parseOptions, ROOT, type Options, type ScenarioName
 import { Results, table, workerName } from "./harness/results";
 import { log } from "./harness/util";
 import { drain } from "./scenarios/drain";
+import { enqueue } from "./scenarios/enqueue";
 import { latency } from "./scenarios/latency";
 import { processes } from "./scenarios/processes";
 import { queues } from "./scenarios/queues";
 import { slots } from "./scenarios/slots";
 import { startup } from "./scenarios/startup";
 
-const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { drain, latency, queues, slots, processes, startup };
+const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { drain, latency, queues, slots, processes, startup, enqueue };
 
 /** The one harness of this run, for cleanup from signal handlers and the watchdog. */
 let harness: Harness | null = null;

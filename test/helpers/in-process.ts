@@ -2,7 +2,7 @@
 // run. Child-process tests use worker-process.ts instead.
 import { createConsola } from "consola/core";
 import { resolveConfig } from "../../src/config";
-import { Launcher } from "../../src/launcher";
+import { Launcher, type JobExtras } from "../../src/launcher";
 import { Registry } from "../../src/registry";
 import { defaultSettings, type Settings } from "../../src/settings";
 import { REDIS_URL } from "./redis";
@@ -13,11 +13,11 @@ export interface InProcessWorker {
   logs: string[];
 }
 
-export function startWorker(registry: Registry, settings: Partial<Settings>): InProcessWorker {
+export function startWorker(registry: Registry, settings: Partial<Settings>, extras?: JobExtras): InProcessWorker {
   const logs: string[] = [];
-  const log = createConsola({ level: 4, reporters: [{ log: (o) => void logs.push(`${o.type}: ${o.args.map(String).join(" ")}`) }] });
+  const log = createConsola({ level: 4, reporters: [{ log: (o) => void logs.push(`${o.type}: ${o.args.map((a) => (a && typeof a === "object" && !(a instanceof Error) ? JSON.stringify(a) : String(a))).join(" ")}`) }] });
   const config = resolveConfig({ ...defaultSettings({}), uri: REDIS_URL, heartbeatInterval: 0.5, deadAfter: 5, commandTimeout: 2, ...settings }, { log });
-  const launcher = new Launcher(config, registry);
+  const launcher = new Launcher(config, registry, extras);
   return { launcher, done: launcher.run(), logs };
 }
 

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 export const ROOT = new URL("../../..", import.meta.url).pathname;
 export const BENCH_WORKER = `${ROOT}test/bench/bench-worker.ts`;
 export const NS = "resque:";
-export const ALL = ["drain", "latency", "queues", "slots", "processes", "startup"] as const;
+export const ALL = ["drain", "latency", "queues", "slots", "processes", "startup", "enqueue"] as const;
 export type ScenarioName = (typeof ALL)[number];
 
 export const HELP = `bun run bench [options]
@@ -27,6 +27,8 @@ Scenarios (all by default, in this order):
              idle commands/s of a worker on --queues=q0000,q0001,q0002 for reference (queues:3)
   slots      --concurrency=1000, "Sleep" 50 ms jobs: 30,000 jobs (bound 20,000 jobs/s)
   processes  "Cpu" 2 ms jobs, 2,000 jobs, --processes=1 vs --processes=2: jobs/s and the ratio
+  enqueue    one producer process writes 200,000 jobs with enqueueMany (quick: 50,000): jobs/s; beside it
+             \`redis-benchmark -t lpush -P 100 -q -n <same>\` as the limit (skipped when not installed)
   startup    exec to first fetch (cycle EVALSHA seen by MONITOR), 10 runs, median: \`bun worker.ts\` and the
              compiled binary (--binary, default dist/bunworker; skipped with a note when absent)
 
@@ -48,6 +50,8 @@ Options:
                          {interval}, "queues" assumes the worker polls every 5 s. Quote {queues} ('{queues}')
                          if the shell could expand "*". Prefer "cd dir && exec cmd" so that SIGTERM reaches
                          the worker and its CPU time is counted.
+  --middleware=n[,m]     drain with n trivial middleware in the default worker (async (ctx, next) => { await
+                         next() }), then with m, ...: rows "drain" (0) and "drain:mw<n>" (default 0)
   --binary=<path>        compiled worker for the startup scenario (default dist/bunworker)
   --samples=<n>          pickups per measured queue (default 200, quick 50)
   --gap-ms=<ms>          idle time before each pickup (default 300)
@@ -77,6 +81,7 @@ export interface Options {
   startupRuns: number;
   repeat: number;
   timeoutS: number;
+  middleware: number[];
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -89,7 +94,7 @@ function readArgs(argv: string[]): Values {
     allowPositionals: false,
     options: {
       scenarios: str, quick: { type: "boolean" }, "worker-cmd": str, binary: str, samples: str, "gap-ms": str,
-      "idle-seconds": str, "startup-runs": str, repeat: str, timeout: str, help: { type: "boolean", short: "h" },
+      "idle-seconds": str, "startup-runs": str, repeat: str, timeout: str, middleware: str, help: { type: "boolean", short: "h" },
     },
   });
   return values;
@@ -124,5 +129,6 @@ export function parseOptions(argv: string[]): Options | "help" {
     startupRuns: Math.floor(num("startup-runs", s("startup-runs"), quick ? 5 : 10, 1)),
     repeat: Math.floor(num("repeat", s("repeat"), quick ? 1 : 3, 1)),
     timeoutS: num("timeout", s("timeout"), 1200, 10),
+    middleware: (s("middleware") ?? "0").split(",").map((v) => Math.floor(num("middleware", v.trim(), 0, 0))),
   };
 }

@@ -42,6 +42,7 @@ const TARGETS: Record<string, Target> = {
   "queues:notify:spread": fastPickup,
   slots: { text: "≥ 15,000 jobs/s", met: (r) => (r.jobs_per_s as number) >= 15_000 },
   "processes:2": { text: "≥ 1.7× processes:1", met: (r) => (r.speedup_vs_1 as number) >= 1.7 },
+  enqueue: { text: "≥ 300,000 jobs/s", met: (r) => n(r, "jobs_per_s") >= 300_000 },
   startup: { text: "< 50 ms", met: (r) => (r.startup_ms as number) < 50 },
 };
 
@@ -65,7 +66,8 @@ function other(r: Result): string {
   if (r.scenario.startsWith("startup")) return `exec → first fetch ${fmt(r.startup_ms, 1)} ms (min ${fmt(r.first_fetch_min_ms, 1)}, first command ${fmt(r.first_command_p50_ms, 1)} ms)`;
   if (r.scenario.startsWith("processes")) return `${fmt(r.jobs_per_s_processing)} jobs/s first→last job${r.speedup_vs_1 !== undefined ? `, ×${fmt(r.speedup_vs_1)}` : ""}${r.exited_by_itself === false ? ", did not exit by itself" : ""}`;
   if (r.scenario === "slots") return `${fmt(((r.of_bound as number) ?? NaN) * 100, 1)} % of the 20,000/s bound`;
-  if (r.scenario === "drain") return `${fmt(r.jobs_per_evalsha, 1)} jobs/EVALSHA; from spawn ${fmt(r.jobs_per_s_from_spawn)} jobs/s`;
+  if (r.scenario === "enqueue") return `redis-benchmark LPUSH -P 100: ${fmt(r.redis_benchmark_lpush_per_s)}/s (${fmt(r.of_lpush_limit_pct, 1)} % of it)`;
+  if (r.scenario.startsWith("drain")) return `${fmt(r.jobs_per_evalsha, 1)} jobs/EVALSHA; from spawn ${fmt(r.jobs_per_s_from_spawn)} jobs/s`;
   return "";
 }
 
