@@ -4,6 +4,7 @@
 import type { RedisClient } from "bun";
 import type { Config } from "./config";
 import { SettingsError } from "./errors";
+import { delayedCountWith, enqueueAtWith, enqueueInWith, removeDelayedWith, type DelayedJob } from "./delayed";
 import { makeKeys } from "./keys";
 import { runCommandLine, runWithSettings, type Program } from "./main";
 import { openSharedClient } from "./redis";
@@ -15,6 +16,7 @@ import { COMMIT, VERSION } from "./version";
 export type { JobContext, JobFunction } from "./registry";
 export type { Settings, LogFormat, LogLevel, DeadJobPolicy } from "./settings";
 export { SettingsError, ConnectionError, MalformedPayloadError, UnknownJobError, JobTimeoutError, DuplicateJobError, RedisTimeoutError } from "./errors";
+export type { DelayedJob } from "./delayed";
 export { VERSION, COMMIT };
 
 const registry = new Registry();
@@ -83,6 +85,34 @@ export async function enqueue(job: EnqueueOptions): Promise<void> {
   const raw = JSON.stringify({ class: cls, args, ...extra }, (_k, v: unknown) => (typeof v === "bigint" ? JSON.rawJSON(v.toString()) : v));
   const c = redis();
   await Promise.all([c.sadd(keys.queues, job.queue), c.rpush(keys.queue(job.queue), raw)]);
+}
+
+/**
+ * A job to run at `when` (a Date or epoch milliseconds; floored to the second), in resque-scheduler's delayed
+ * keys, so a Ruby scheduler or any bunworker promotes it. A time already due goes straight to its queue, as
+ * Ruby's enqueue_at does. Resolves to which of the two happened.
+ */
+export async function enqueueAt(when: Date | number, job: DelayedJob): Promise<"queued" | "delayed"> {
+  await init();
+  return enqueueAtWith(redis(), makeKeys(namespace()), when, job);
+}
+
+/** enqueueAt(now + seconds): Ruby's enqueue_in. */
+export async function enqueueIn(seconds: number, job: DelayedJob): Promise<"queued" | "delayed"> {
+  await init();
+  return enqueueInWith(redis(), makeKeys(namespace()), seconds, job);
+}
+
+/** Ruby's remove_delayed: removes every delayed copy of exactly this job; resolves to how many were removed. */
+export async function removeDelayed(job: DelayedJob): Promise<number> {
+  await init();
+  return removeDelayedWith(redis(), makeKeys(namespace()), job);
+}
+
+/** How many delayed jobs wait, over every second (Ruby's count_all_scheduled_jobs). */
+export async function delayedCount(): Promise<number> {
+  await init();
+  return delayedCountWith(redis(), makeKeys(namespace()));
 }
 
 /** Close the shared client. */
