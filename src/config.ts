@@ -38,6 +38,8 @@ export interface Config {
   readonly followQueues: number;
   /** Keyspace notifications for pickup on every queue: use when the server has them, turn them on, or not. */
   readonly notifications: NotifyMode;
+  /** Run a promoter for delayed jobs (promoter.ts). */
+  readonly promote: boolean;
   readonly intervalMs: number;
   readonly shutdownTimeoutMs: number;
   /** 0 = no limit. */
@@ -76,6 +78,7 @@ export function resolveConfig(s: Settings, deps: ConfigDeps = {}): Config {
     blockingQueues: s.blockingQueues,
     followQueues: s.followQueues,
     notifications: s.keyspaceNotifications,
+    promote: s.promote,
     intervalMs: ms(s.interval),
     shutdownTimeoutMs: ms(s.shutdownTimeout),
     jobTimeoutMs: ms(s.jobTimeout),
