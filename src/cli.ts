@@ -35,6 +35,7 @@ const args = {
   "log-level": str("silent, error, warn, info (default), debug or trace", "level"),
   "log-format": str("pretty (default) or json (one object per line)", "format"),
   promote: { type: "boolean" as const, description: "promote due delayed jobs under resque-scheduler's master lock (default on; --no-promote or --promote=false turns it off)" },
+  schedule: str("resque-scheduler schedule file (YAML): recurring jobs enqueued by the process holding the master lock", "file"),
   "list-jobs": { type: "boolean" as const, description: "print the registered job classes and exit" },
   version: { type: "boolean" as const, description: "print the version and exit" },
   help: { type: "boolean" as const, description: "show this help", alias: "h" },
@@ -133,6 +134,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (procs !== undefined) s.processes = procs === "auto" ? "auto" : num("processes", procs);
   if (text("uri") !== undefined) s.uri = text("uri");
   if (text("namespace") !== undefined) s.namespace = text("namespace");
+  if (text("schedule") !== undefined) s.scheduleFile = text("schedule");
   if (text("tls-cert") !== undefined) s.tlsCert = text("tls-cert");
   if (text("log-level") !== undefined) s.logLevel = text("log-level") as LogLevel;
   if (text("log-format") !== undefined) s.logFormat = text("log-format") as LogFormat;

@@ -8,6 +8,7 @@ import removeDelayedLua from "./lua/remove-delayed-2.lua" with { type: "text" };
 import delayedCountLua from "./lua/delayed-count-1.lua" with { type: "text" };
 import promoteLua from "./lua/promote-4.lua" with { type: "text" };
 import releaseLockLua from "./lua/release-lock-1.lua" with { type: "text" };
+import fireScheduleLua from "./lua/fire-schedule-5.lua" with { type: "text" };
 import { runScript, script } from "./scripts";
 
 export const delayedScripts = {
@@ -16,6 +17,7 @@ export const delayedScripts = {
   delayedCount: script("delayed-count", delayedCountLua, 1, includeRecord),
   promote: script("promote", promoteLua, 4, includeRecord),
   releaseLock: script("release-lock", releaseLockLua, 1),
+  fireSchedule: script("fire-schedule", fireScheduleLua, 5, includeRecord),
 } as const;
 
 export interface DelayedItem {
@@ -51,6 +53,8 @@ export interface PromoteInput {
   batch: number;
   failedAt: string;
   worker: string;
+  /** The promoter's clock, epoch ms: seconds up to this one are due. */
+  nowMs: number;
   /** Schedule members reported bad before: skipped. */
   skip: readonly string[];
 }
@@ -59,7 +63,7 @@ export interface PromoteResult {
   master: boolean;
   /** The lock's holder (ours when master). */
   holder: string;
-  /** The Redis clock, in ms. */
+  /** The clock the call used (the promoter's), in ms. */
   nowMs: number;
   moved: number;
   failed: number;
@@ -73,7 +77,7 @@ export interface PromoteResult {
 
 export async function promoteScript(c: RedisClient, keys: Keys, input: PromoteInput): Promise<PromoteResult> {
   const r = await runScript<(string | number)[]>(c, delayedScripts.promote, [keys.delayedSchedule, keys.schedulerLock, keys.queues, keys.failed],
-    [input.lockValue, input.takeOver, input.lockTtlMs, keys.ns, input.batch, input.failedAt, input.worker, ...input.skip]);
+    [input.lockValue, input.takeOver, input.lockTtlMs, keys.ns, input.batch, input.failedAt, input.worker, input.nowMs, ...input.skip]);
   const next = String(r[6] ?? "");
   const member = String(r[7] ?? "");
   return {
@@ -90,4 +94,21 @@ export async function promoteScript(c: RedisClient, keys: Keys, input: PromoteIn
 
 export async function releaseLockScript(c: RedisClient, keys: Keys, lockValue: string): Promise<boolean> {
   return Number(await runScript(c, delayedScripts.releaseLock, [keys.schedulerLock], [lockValue])) === 1;
+}
+
+export interface FireInput {
+  lockValue: string;
+  name: string;
+  tickMs: number;
+  queue: string;
+  payload: string;
+  /** Ruby's Time#to_s of now, for delayed:last_enqueued_at. */
+  at: string;
+}
+
+/** "enqueued"; "not-master" (nothing written); "done" (this tick was enqueued before, by us or another master). */
+export async function fireScheduleScript(c: RedisClient, keys: Keys, f: FireInput): Promise<"enqueued" | "not-master" | "done"> {
+  const r = Number(await runScript(c, delayedScripts.fireSchedule, [keys.schedulerLock, keys.scheduleTicks, keys.lastEnqueuedAt, keys.queues, keys.queue(f.queue)],
+    [f.lockValue, f.name, f.tickMs, f.queue, f.payload, f.at]));
+  return r === 1 ? "enqueued" : r === 0 ? "not-master" : "done";
 }

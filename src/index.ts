@@ -6,6 +6,7 @@ import type { Config } from "./config";
 import { SettingsError } from "./errors";
 import { delayedCountWith, enqueueAtWith, enqueueInWith, removeDelayedWith, type DelayedJob } from "./delayed";
 import { makeKeys } from "./keys";
+import { parseSchedule, type Schedule, type ScheduleConfig } from "./schedule";
 import { runCommandLine, runWithSettings, type Program } from "./main";
 import { openSharedClient } from "./redis";
 import { Registry, type JobFunction } from "./registry";
@@ -17,6 +18,7 @@ export type { JobContext, JobFunction } from "./registry";
 export type { Settings, LogFormat, LogLevel, DeadJobPolicy } from "./settings";
 export { SettingsError, ConnectionError, MalformedPayloadError, UnknownJobError, JobTimeoutError, DuplicateJobError, RedisTimeoutError } from "./errors";
 export type { DelayedJob } from "./delayed";
+export type { ScheduleConfig } from "./schedule";
 export { VERSION, COMMIT };
 
 const registry = new Registry();
@@ -25,10 +27,22 @@ let overrides: Partial<Settings> = {};
 /** The config of the worker this program runs (or last ran), once work() has resolved it: redis() and namespace() follow it. */
 let running: Config | null = null;
 let sharedClient: RedisClient | null = null;
+const schedules: Schedule[] = [];
 
 /** Register the function that runs jobs of `className`. Registering a class twice throws DuplicateJobError. */
 export function register<A extends unknown[]>(className: string, fn: JobFunction<A>): void {
   registry.register(className, fn);
+}
+
+/**
+ * A recurring job in resque-scheduler's terms: `{ cron: "*\/5 * * * * Europe/Berlin" }` (5 fields, or 6 with
+ * seconds first, optional time zone) or `{ every: "15m" }`, with class (default: the name), args and queue.
+ * The process of the fleet that holds resque-scheduler's master lock enqueues each tick once. A bad config
+ * throws SettingsError naming the schedule.
+ */
+export function schedule(name: string, config: ScheduleConfig): void {
+  if (schedules.some((s) => s.name === name)) throw new SettingsError(`schedule ${JSON.stringify(name)} is defined twice`);
+  schedules.push(parseSchedule(name, config));
 }
 
 /** The registered class names, sorted. */
@@ -124,6 +138,7 @@ export async function close(): Promise<void> {
 function program(): Program {
   return {
     registry,
+    schedules,
     base: overrides,
     argv,
     beforeJobs: (config) => {

@@ -42,6 +42,10 @@ export interface Keys {
   readonly schedulerLock: string;
   /** HASH schedule name -> Ruby Time#to_s of its last enqueue (web UI). */
   readonly lastEnqueuedAt: string;
+  /** HASH schedule name -> JSON config: Ruby's dynamic schedules that were persisted. */
+  readonly persistentSchedules: string;
+  /** HASH schedule name -> epoch ms of the last tick enqueued (ours: each tick enqueued once across masters). */
+  readonly scheduleTicks: string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -77,5 +81,7 @@ export function makeKeys(ns: string): Keys {
     // Ruby builds "#{Resque.redis.namespace}:resque_scheduler_master_lock" and Redis::Namespace prefixes it again.
     schedulerLock: `${ns}${ns.replace(/:$/, "")}:resque_scheduler_master_lock`,
     lastEnqueuedAt: `${ns}delayed:last_enqueued_at`,
+    persistentSchedules: `${ns}persistent_schedules`,
+    scheduleTicks: `${own}schedule-ticks`,
   };
 }

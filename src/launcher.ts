@@ -23,6 +23,7 @@ import { Reaper } from "./reaper";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
 import { Promoter } from "./promoter";
+import type { Schedule } from "./schedule";
 import { Outage, retrying, sleep } from "./retry";
 import { Runner } from "./runner";
 import { BadKeyError } from "./scripts";
@@ -49,7 +50,7 @@ export class Launcher {
   /** Why the worker stopped on its own: a key it must write is unusable. */
   private fatalError: BadKeyError | null = null;
 
-  constructor(config: Config, registry: Registry) {
+  constructor(config: Config, registry: Registry, schedules: readonly Schedule[] = []) {
     const host = hostname().replace(/:/g, "_");
     // The instance id makes a process unique even with equal hostname and pid (containers, issue #9).
     const instance = newInstanceId();
@@ -65,7 +66,7 @@ export class Launcher {
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
     const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
-    this.promoter = config.promote ? new Promoter(this.ctx, { instance }) : null;
+    this.promoter = config.promote ? new Promoter(this.ctx, { instance, schedules: [...config.schedules, ...schedules] }) : null;
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
   }
 

@@ -14,6 +14,7 @@ import { Launcher, type StopMode } from "./launcher";
 import { setProcline, supervisorTitle, workerTitle } from "./procline";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
+import type { Schedule } from "./schedule";
 import { backoffMs, sleep } from "./retry";
 import { defaultSettings, type Settings } from "./settings";
 import { installSignals, type Stoppable } from "./signals";
@@ -29,6 +30,8 @@ export interface Program {
   argv: readonly string[];
   /** Runs once Redis answers, before the first job: connects the client job code reaches through redis(). */
   beforeJobs(config: Config): Promise<void>;
+  /** Recurring schedules registered with schedule(). */
+  schedules?: readonly Schedule[];
 }
 
 function exitWithUsage(e: unknown): never {
@@ -91,7 +94,7 @@ async function launchOrSupervise(config: Config, program: Program, children: Chi
 class StoppedBeforeStart extends Error {}
 
 async function launch(config: Config, program: Program, supervised: boolean): Promise<void> {
-  const launcher = new Launcher(config, program.registry);
+  const launcher = new Launcher(config, program.registry, program.schedules);
   const starting = new AbortController();
   const target: Stoppable = {
     stop: (mode: StopMode) => {

@@ -5,11 +5,13 @@
 import { readProcStat, type ProcStat } from "./identity";
 
 /** How long a hold lasts without renewal. Ruby's is 180 s; ours is short so a dead holder is replaced within 30 s. */
-export const LOCK_TTL_MS = 20_000;
-/** A holder renews at least this often (and at every --interval when that is shorter). */
-export const RENEW_MS = 5_000;
-/** A process that does not hold the lock tries to take it this often: a lapsed hold is taken within TTL + this. */
-export const STANDBY_MS = 8_000;
+export const LOCK_TTL_MS = 25_000;
+/** A holder renews at its first wake this long after the last renewal: at most RENEW_MS + POLL_MS (17 s) apart. */
+export const RENEW_MS = 12_000;
+/** The holder looks at the schedule at least this often (and every --interval when that is shorter). */
+export const POLL_MS = 5_000;
+/** A process that does not hold the lock tries to take it this often (one SET NX): a lapsed hold is taken within TTL + this = 30 s. */
+export const STANDBY_MS = 5_000;
 
 /**
  * "<host>:<pid>:<instance>": Ruby's "<host>:<pid>", made unique per process start (two containers may share a

@@ -15,10 +15,12 @@
 import type { WorkerContext } from "./context";
 import { BadKeyError } from "./scripts";
 import { promoteScript, releaseLockScript, type PromoteResult } from "./delayed-scripts";
-import { deadPredecessor, LOCK_TTL_MS, lockValue, RENEW_MS, STANDBY_MS } from "./master-lock";
+import { deadPredecessor, LOCK_TTL_MS, lockValue, POLL_MS, RENEW_MS, STANDBY_MS } from "./master-lock";
 import { RedisConn } from "./redis";
 import { failedAt } from "./resque-time";
 import { backoffMs } from "./retry";
+import type { Schedule } from "./schedule";
+import { Scheduler } from "./scheduler";
 
 export interface PromoterOptions {
   instance: string;
@@ -27,6 +29,8 @@ export interface PromoterOptions {
   lockTtlMs?: number;
   renewMs?: number;
   standbyMs?: number;
+  /** Recurring schedules to fire while holding the lock (Ruby's persisted ones are added). */
+  schedules?: readonly Schedule[];
 }
 
 const SKIP_BAD_MS = 60_000;
@@ -41,11 +45,15 @@ export class Promoter {
   private readonly periodMs: number;
   private readonly standbyMs: number;
   private readonly bad = new Map<string, number>();
+  readonly scheduler: Scheduler;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | null = null;
   private stopped = false;
   private master = false;
   private takeOver = "";
+  /** When the hold was last taken or renewed (local clock). */
+  private renewedAt = 0;
+  private readonly renewEveryMs: number;
   private failures = 0;
   private lastError = "";
   /** Items moved since start, for tests and logs. */
@@ -57,8 +65,10 @@ export class Promoter {
     this.conn = new RedisConn(config.target, config.commandTimeoutMs, "promoter");
     this.batch = opts.batch ?? 1000;
     this.ttlMs = opts.lockTtlMs ?? LOCK_TTL_MS;
-    this.periodMs = Math.min(config.intervalMs, opts.renewMs ?? RENEW_MS);
-    this.standbyMs = opts.standbyMs ?? STANDBY_MS;
+    this.periodMs = Math.min(config.intervalMs, POLL_MS);
+    this.standbyMs = opts.standbyMs ?? Math.min(this.periodMs, STANDBY_MS);
+    this.renewEveryMs = opts.renewMs ?? RENEW_MS;
+    this.scheduler = new Scheduler(ctx, this.conn, opts.schedules ?? [], this.lockValue, this.periodMs + 2000);
   }
 
   get holding(): boolean {
@@ -106,27 +116,53 @@ export class Promoter {
     this.ctx.outage.failed(e);
   }
 
-  /** Promotes until nothing is due; resolves to how long to sleep. */
+  /** Promotes until nothing is due, fires due schedule ticks; resolves to how long to sleep. */
   async pass(): Promise<number> {
+    const { log, keys } = this.ctx.config;
+    if (!this.master && !this.takeOver) {
+      // Standing by costs one command: Ruby's acquire (SETNX + EXPIRE) as one SET.
+      const took = await this.conn.run((c) => c.send("SET", [keys.schedulerLock, this.lockValue, "NX", "PX", String(this.ttlMs)]), "SET NX master lock");
+      if (took !== "OK") return this.standbyMs;
+      this.gained();
+    }
+    if (this.master && !this.takeOver && Date.now() - this.renewedAt < this.renewEveryMs) {
+      // Holding, with a recent renewal: one plain look at the earliest second; the script only when one is due.
+      const earliest = await this.conn.run((c) => c.send("ZRANGE", [keys.delayedSchedule, "0", String(this.bad.size), "WITHSCORES"]), "ZRANGE schedule");
+      const next = this.earliestKept(earliest);
+      if (next === null || next * 1000 > Date.now()) return this.afterPromotion(next);
+    }
+    return this.promote();
+  }
+
+  private gained(): void {
+    if (!this.master) this.ctx.config.log.info(`holding resque-scheduler's master lock as ${this.lockValue}: this process promotes due delayed jobs`);
+    this.master = true;
+    this.renewedAt = Date.now();
+  }
+
+  /** The earliest second in a ZRANGE ... WITHSCORES reply that is not skipped (RESP3 pairs or a flat RESP2 list). */
+  private earliestKept(reply: unknown): number | null {
+    const flat = (Array.isArray(reply) ? reply : []).flat() as unknown[];
+    for (let i = 0; i + 1 < flat.length; i += 2) if (!this.bad.has(String(flat[i]))) return Number(flat[i + 1]);
+    return null;
+  }
+
+  /** Script calls until nothing is due: each renews the hold and moves one batch. */
+  private async promote(): Promise<number> {
     const { config } = this.ctx;
     const { log, keys } = config;
     for (;;) {
       const now = Date.now();
       for (const [m, until] of this.bad) if (until <= now) this.bad.delete(m);
       const input = {
-        lockValue: this.lockValue, takeOver: this.takeOver, lockTtlMs: this.ttlMs, batch: this.batch,
+        lockValue: this.lockValue, takeOver: this.takeOver, lockTtlMs: this.ttlMs, batch: this.batch, nowMs: now,
         failedAt: failedAt(config.clock.now()), worker: `${this.ctx.host}:${process.pid}:delayed-promoter`, skip: [...this.bad.keys()],
       };
       const r: PromoteResult = await this.conn.run((c) => promoteScript(c, keys, input), "promote");
       this.takeOver = "";
       this.lastError = "";
-      if (!r.master) {
-        if (this.master) log.warn(`resque-scheduler's master lock is now held by ${r.holder}: this process stops promoting delayed jobs`);
-        this.master = false;
-        return this.standbyMs;
-      }
-      if (!this.master) log.info(`holding resque-scheduler's master lock as ${this.lockValue}: this process promotes due delayed jobs`);
-      this.master = true;
+      if (!r.master) return this.lost(r.holder);
+      this.gained();
       this.moved += r.moved;
       if (r.failed) log.warn(`${r.failed} delayed item(s) could not be promoted (not JSON, no class or no queue): they are failure entries in ${keys.failed}, with their bytes`);
       if (r.bad) {
@@ -135,9 +171,25 @@ export class Promoter {
         continue;
       }
       if (r.more && !this.stopped) continue;
-      if (r.next === null) return this.periodMs;
-      return Math.max(0, Math.min(this.periodMs, r.next * 1000 - r.nowMs + WAKE_SLACK_MS));
+      return this.afterPromotion(r.next);
     }
+  }
+
+  private lost(holder: string): number {
+    if (this.master) this.ctx.config.log.warn(`resque-scheduler's master lock is now held by ${holder}: this process stops promoting delayed jobs`);
+    this.master = false;
+    return this.standbyMs;
+  }
+
+  /** Fires due schedule ticks; the sleep until the next due second, tick or renewal, at most the period. */
+  private async afterPromotion(nextDue: number | null): Promise<number> {
+    if (!(await this.scheduler.fire(Date.now()))) return this.lost("another process");
+    const now = Date.now();
+    let wake = Math.min(now + this.periodMs, this.renewedAt + this.renewEveryMs);
+    if (nextDue !== null) wake = Math.min(wake, nextDue * 1000 + WAKE_SLACK_MS);
+    const tick = this.scheduler.nextTick(now);
+    if (tick !== null) wake = Math.min(wake, tick + WAKE_SLACK_MS);
+    return Math.max(0, wake - now);
   }
 
   /** Stops the loop and gives the lock up if held (so a successor need not wait for it to lapse). */

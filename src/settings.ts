@@ -65,6 +65,8 @@ export interface Settings {
    * notify-keyspace-events has E and l (or A); "enable" adds "El" to the server's setting; "off". Default auto.
    */
   keyspaceNotifications: "auto" | "enable" | "off";
+  /** A resque-scheduler schedule file (YAML) whose recurring jobs the lock holder enqueues. Default none. */
+  scheduleFile: string;
   /** Promote due delayed jobs (resque-scheduler's keys) while holding its master lock; at most one process does. Default true. */
   promote: boolean;
 }
@@ -101,6 +103,7 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     followQueues: 2,
     keyspaceNotifications: "auto",
     promote: true,
+    scheduleFile: "",
   };
 }
 

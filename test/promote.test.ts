@@ -22,8 +22,8 @@ isolate((client, namespace) => {
 
 const PAST = 1796095277; // the observed trace's bucket: due by now
 const input = (over: Partial<PromoteInput> = {}): PromoteInput => ({
-  lockValue: "testhost:1:me", takeOver: "", lockTtlMs: 20_000, batch: 100, failedAt: "2026/12/02 10:00:00 UTC", worker: "testhost:1:delayed-promoter", skip: [], ...over,
-});
+  lockValue: "testhost:1:me", takeOver: "", lockTtlMs: 20_000, batch: 100, nowMs: Date.now(), failedAt: "2026/12/02 10:00:00 UTC", worker: "testhost:1:delayed-promoter", skip: [], ...over,
+}) as PromoteInput;
 const promote = (over: Partial<PromoteInput> = {}) => promoteScript(c, makeKeys(ns), input(over));
 
 /** What resque-scheduler's delayed_push sends (reference 1.3), with the given item bytes. */

@@ -3,7 +3,7 @@
   atomic step (reference section 6 (a), (d)).
   1. The lock, in the same step as the moves (a fence): taken when free (Ruby's SETNX + EXPIRE), renewed when
      ours (Ruby's locked?), taken over from a named holder the caller knows is dead; anyone else's: nothing moves.
-  2. The oldest due second (by the Redis clock) not in the caller's skip list; its bucket's first ARGV[5] items
+  2. The oldest due second (by the caller's clock, as Ruby's scheduler uses its own) not in the skip list; its bucket's first ARGV[5] items
      are read and trimmed in this step, so an item a Ruby client pushes meanwhile is never trimmed unread.
   3. Each item goes to its queue as {"class":<its class bytes>,"args":<its args bytes>} (no re-encoding; `queue`
      and any other key dropped, as Ruby's promotion does; args that are not an array are wrapped as Ruby's
@@ -13,48 +13,48 @@
   A schedule member that is not an integer string, or whose bucket is not a list, is reported and left alone.
   KEYS: 1 delayed_queue_schedule  2 master lock  3 queues  4 failed
   ARGV: 1 our lock value  2 a dead holder's value to take over, or ""  3 lock ttl ms  4 namespace  5 batch size
-        6 failed_at  7 worker (for failure entries)  8.. schedule members to skip (reported bad before)
-  Returns { master 0|1, holder, now ms, moved, failed, more 0|1, next due second or "", bad member or "", why }.
+        6 failed_at  7 worker (for failure entries)  8 now (epoch ms)  9.. schedule members to skip (reported bad)
+  Returns { master 0|1, holder, now ms, moved, failed, more 0|1, next second not due or "", bad member or "", why }.
 ]]
 local function typeOf(k) return redis.call('TYPE', k).ok end
 local function want(k, t)
   local got = typeOf(k)
   if got ~= 'none' and got ~= t then return bad(k, 'holds a ' .. got .. ', not a ' .. t) end
 end
-local e = want(KEYS[1], 'zset') or want(KEYS[2], 'string') or want(KEYS[3], 'set') or want(KEYS[4], 'list')
-if e then return e end
-local time = redis.call('TIME')
-local nowS = tonumber(time[1])
-local nowMs = string.format('%d', nowS * 1000 + math.floor(tonumber(time[2]) / 1000))
-local holder = redis.call('GET', KEYS[2])
-local me = ARGV[1]
-if holder == me then
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-elseif not holder or (ARGV[2] ~= '' and holder == ARGV[2]) then
-  redis.call('SET', KEYS[2], me, 'PX', ARGV[3])
-else
+-- The idle path (a renewal with nothing due) is GET, ZRANGE and PEXPIRE only: it runs every few seconds in an
+-- idle fleet, and every command inside a script counts against the idle traffic budget.
+local me, nowMs = ARGV[1], ARGV[8]
+local nowS = math.floor(tonumber(nowMs) / 1000)
+local holder = redis.pcall('GET', KEYS[2])
+if type(holder) == 'table' then return bad(KEYS[2], 'is not a string') end
+if holder and holder ~= me and not (ARGV[2] ~= '' and holder == ARGV[2]) then
   return { 0, holder, nowMs, 0, 0, 0, '', '', '' }
 end
-
 local ns, batch = ARGV[4], tonumber(ARGV[5])
 local skip, nskip = {}, 0
-for i = 8, #ARGV do skip[ARGV[i]] = true; nskip = nskip + 1 end
-local function firstDue()
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', nowS, 'LIMIT', 0, nskip + 1)) do
-    if not skip[m] then return m end
+for i = 9, #ARGV do skip[ARGV[i]] = true; nskip = nskip + 1 end
+-- The earliest second not skipped, and its score; nil when there is none.
+local function earliest()
+  local r = redis.pcall('ZRANGE', KEYS[1], 0, nskip, 'WITHSCORES')
+  if r.err then return nil, nil, true end
+  for i = 1, #r, 2 do
+    if not skip[r[i]] then return r[i], tonumber(r[i + 1]) end
   end
 end
-local function nextDue()
-  local r = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. nowS, '+inf', 'LIMIT', 0, 1, 'WITHSCORES')
-  return r[2] or ''
+local m, score, wrong = earliest()
+if wrong then return bad(KEYS[1], 'is not a zset') end
+local due = m ~= nil and score <= nowS
+if due then
+  local e = want(KEYS[3], 'set') or want(KEYS[4], 'list')
+  if e then return e end
 end
-local function report(moved, failed, m, why)
-  local more = firstDue() and 1 or 0
-  return { 1, me, nowMs, moved, failed, more, more == 1 and '' or nextDue(), m or '', why or '' }
+if holder == me then redis.call('PEXPIRE', KEYS[2], ARGV[3]) else redis.call('SET', KEYS[2], me, 'PX', ARGV[3]) end
+local function report(moved, failed, bm, why)
+  local n, sc = earliest()
+  local more = n ~= nil and sc <= nowS
+  return { 1, me, nowMs, moved, failed, more and 1 or 0, (n and not more) and string.format('%d', sc) or '', bm or '', why or '' }
 end
-
-local m = firstDue()
-if not m then return report(0, 0) end
+if not due then return { 1, me, nowMs, 0, 0, 0, m and string.format('%d', score) or '', '', '' } end
 if not string.match(m, '^[1-9]%d*$') then return report(0, 0, m, 'is not an integer number of seconds') end
 local bucket = ns .. 'delayed:' .. m
 local bt = typeOf(bucket)
