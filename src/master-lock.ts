@@ -4,14 +4,16 @@
 // This module names our value and decides whether a holder on this host is a dead predecessor.
 import { readProcStat, type ProcStat } from "./identity";
 
+// The numbers are set by two bounds: a dead holder is replaced within 30 s (TTL + STANDBY_MS), and an idle
+// worker, promoter included, sends at most one command a second (bench "idle"; script-internal commands count).
 /** How long a hold lasts without renewal. Ruby's is 180 s; ours is short so a dead holder is replaced within 30 s. */
-export const LOCK_TTL_MS = 25_000;
-/** A holder renews at its first wake this long after the last renewal: at most RENEW_MS + POLL_MS (17 s) apart. */
-export const RENEW_MS = 12_000;
+export const LOCK_TTL_MS = 26_000;
+/** A holder renews at its first wake this long after the last renewal: at most RENEW_MS + POLL_MS (22 s) apart. */
+export const RENEW_MS = 17_000;
 /** The holder looks at the schedule at least this often (and every --interval when that is shorter). */
 export const POLL_MS = 5_000;
 /** A process that does not hold the lock tries to take it this often (one SET NX): a lapsed hold is taken within TTL + this = 30 s. */
-export const STANDBY_MS = 5_000;
+export const STANDBY_MS = 4_000;
 
 /**
  * "<host>:<pid>:<instance>": Ruby's "<host>:<pid>", made unique per process start (two containers may share a
