@@ -113,3 +113,16 @@ test.skipIf(!hasRuby && !rubyRequired)("Ruby's delayed?, scheduled_at and remove
   expect(JSON.parse(out)).toEqual([[FUTURE, FUTURE + 7], true, 2]);
   expect(await delayedCount()).toBe(1);
 });
+
+test("a timestamps set naming a missing bucket or a key of another type (Ruby-writer leftovers): removeDelayed skips them and removes the rest", async () => {
+  const job = { queue: "probe", payload: { class: "ProbeJob", args: ["at"] } };
+  const item = '{"class":"ProbeJob","args":["at"],"queue":"probe"}';
+  await enqueueAt(FUTURE * 1000, job);
+  await c.sadd(`${ns}timestamps:${item}`, `delayed:${FUTURE - 100}`, `delayed:${FUTURE - 200}`);
+  await c.set(`${ns}delayed:${FUTURE - 200}`, "not a list");
+  expect(await removeDelayed(job)).toBe(1);
+  // The missing bucket's member is gone; the member naming a string key is left for an operator.
+  expect(await c.smembers(`${ns}timestamps:${item}`)).toEqual([`delayed:${FUTURE - 200}`]);
+  expect(await c.get(`${ns}delayed:${FUTURE - 200}`)).toBe("not a list");
+  expect(await delayedCount()).toBe(0);
+});

@@ -60,3 +60,33 @@ test("a killed holder's lock is taken over at once by a new process on the same 
   await waitFor(async () => (await c.lrange(`${ns}test:ran`, 0, -1)).includes('["after-takeover"]'), 10_000, "the delayed job ran");
   await term(b);
 });
+
+test("--schedule: two workers with the same schedule file enqueue each tick once; a bad file exits 2 naming it", async () => {
+  const dir = (await import("node:fs")).mkdtempSync(`${process.env.TMPDIR ?? "/tmp"}/sched-`);
+  const file = `${dir}/schedule.yml`;
+  await Bun.write(file, `every_second:\n  every: 1s\n  class: Record\n  queue: ticks\n  args: tick\n  description: "a tick a second"\n`);
+  try {
+    const a = await started([`--schedule=${file}`]);
+    const b = await started([`--schedule=${file}`]);
+    const t0 = Date.now();
+    await waitFor(async () => (await c.llen(`${ns}queue:ticks`)) >= 3, 10_000, "three ticks");
+    // The holder dies: the other takes over (a restart-less handover, within the 26 s hold + 4 s standby).
+    const holderPid = Number((await c.get(lockKey()))?.split(":")[1]);
+    const [holder, other] = holderPid === a.pid ? [a, b] : [b, a];
+    holder.signal("SIGKILL");
+    await holder.exited;
+    const before = Number(await c.llen(`${ns}queue:ticks`));
+    await waitFor(async () => (await c.get(lockKey()))?.startsWith(`${host}:${other.pid}:`), 35_000, "the other worker holds the lock");
+    await waitFor(async () => (await c.llen(`${ns}queue:ticks`)) >= before + 2, 10_000, "two more ticks");
+    await term(other);
+    const ticks = Number(await c.llen(`${ns}queue:ticks`));
+    expect(ticks).toBeLessThanOrEqual(Math.ceil((Date.now() - t0) / 1000) + 1);
+    expect(await c.lindex(`${ns}queue:ticks`, 0)).toBe('{"class":"Record","args":["tick"]}');
+    expect(await c.hget(`${ns}delayed:last_enqueued_at`, "every_second")).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}$/);
+  } finally {
+    (await import("node:fs")).rmSync(dir, { recursive: true, force: true });
+  }
+  const bad = spawnWorker(args(["--schedule=/nonexistent/schedule.yml"]));
+  expect(await bad.exited).toBe(2);
+  expect(bad.output()).toContain("--schedule: cannot read /nonexistent/schedule.yml (ENOENT)");
+}, 60_000);
