@@ -35,7 +35,7 @@ export interface PromoterOptions {
 }
 
 const SKIP_BAD_MS = 60_000;
-// Woken this long after the due second starts on the Redis clock, so the script's TIME is past it.
+// Woken this long after the due second starts, so that second is due when the script looks.
 const WAKE_SLACK_MS = 3;
 
 export class Promoter {
