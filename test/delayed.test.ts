@@ -126,3 +126,36 @@ test("a timestamps set naming a missing bucket or a key of another type (Ruby-wr
   expect(await c.get(`${ns}delayed:${FUTURE - 200}`)).toBe("not a list");
   expect(await delayedCount()).toBe(0);
 });
+
+// resque-scheduler's promotion pass (reference 2.2, redis-rb 4.x: LRANGE, WATCH, MULTI of SREM/SADD/RPUSH and
+// LTRIM, then clean_up_timestamp), replayed with real Ruby on our items, as handle_delayed_items(at) runs it.
+test.skipIf(!hasRuby && !rubyRequired)("a Ruby scheduler's promotion pass moves our items: they carry their queue, and every key is cleaned up", async () => {
+  await enqueueAt(FUTURE * 1000, probe);
+  await enqueueAt(FUTURE * 1000, { queue: "q", payload: { class: "Big", args: [18446744073709551616n] } });
+  await ruby(`
+    r = Redis.new(url: ENV["REDIS_URL"]); ns = ENV["NS"]; at = ENV["AT"].to_i
+    while (ts = r.zrangebyscore(ns + "delayed_queue_schedule", "-inf", at, limit: [0, 1]).first)
+      key = ns + "delayed:#{ts}"
+      items = r.lrange(key, 0, 99)
+      r.watch(key)
+      r.multi do |m|
+        items.each do |i|
+          h = JSON.parse(i)
+          m.srem(ns + "timestamps:" + i, "delayed:#{ts}")
+          m.sadd(ns + "queues", h["queue"])
+          m.rpush(ns + "queue:" + h["queue"], JSON.generate({ "class" => h["class"], "args" => h["args"] }))
+        end
+        m.ltrim(key, items.size, -1)
+      end
+      r.watch(key)
+      if r.llen(key) == 0
+        r.multi { |m| m.del(key); m.zrem(ns + "delayed_queue_schedule", ts) }
+      else
+        r.unwatch
+      end
+    end
+  `, { REDIS_URL, NS: ns, AT: String(FUTURE) });
+  expect(await c.lrange(`${ns}queue:probe`, 0, -1)).toEqual(['{"class":"ProbeJob","args":[1,"two",{"k":"v"},null,2.5,"u/é"]}']);
+  expect(await c.lrange(`${ns}queue:q`, 0, -1)).toEqual(['{"class":"Big","args":[18446744073709551616]}']);
+  expect((await c.keys(`${ns}*`)).sort()).toEqual([`${ns}queue:probe`, `${ns}queue:q`, `${ns}queues`]);
+});
