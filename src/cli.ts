@@ -34,6 +34,8 @@ const args = {
   "command-timeout": str(`seconds a Redis command may take before its connection is replaced (default ${d.commandTimeout}${upTo("commandTimeout")})`, "s"),
   "log-level": str("silent, error, warn, info (default), debug or trace", "level"),
   "log-format": str("pretty (default) or json (one object per line)", "format"),
+  promote: { type: "boolean" as const, description: "promote due delayed jobs under resque-scheduler's master lock (default on; --no-promote or --promote=false turns it off)" },
+  schedule: str("resque-scheduler schedule file (YAML): recurring jobs enqueued by the process holding the master lock", "file"),
   "list-jobs": { type: "boolean" as const, description: "print the registered job classes and exit" },
   version: { type: "boolean" as const, description: "print the version and exit" },
   help: { type: "boolean" as const, description: "show this help", alias: "h" },
@@ -73,6 +75,11 @@ function tokenize(argv: string[]): Token[] {
     const body = a.replace(/^--?/, "");
     const eq = body.indexOf("=");
     const name = eq < 0 ? body : body.slice(0, eq);
+    // --no-<boolean> (e.g. --no-promote) is the boolean set to false.
+    if (eq < 0 && name.startsWith("no-") && BOOLEAN.has(name.slice(3))) {
+      out.push({ name: name.slice(3), value: "false", words: [a] });
+      continue;
+    }
     if (!KNOWN.has(name)) throw new SettingsError(`unknown flag "${a.split("=")[0]}"`);
     if (name === "h") out.push({ name, value: undefined, words: [a] });
     else if (eq >= 0) {
@@ -127,6 +134,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (procs !== undefined) s.processes = procs === "auto" ? "auto" : num("processes", procs);
   if (text("uri") !== undefined) s.uri = text("uri");
   if (text("namespace") !== undefined) s.namespace = text("namespace");
+  if (text("schedule") !== undefined) s.scheduleFile = text("schedule");
   if (text("tls-cert") !== undefined) s.tlsCert = text("tls-cert");
   if (text("log-level") !== undefined) s.logLevel = text("log-level") as LogLevel;
   if (text("log-format") !== undefined) s.logFormat = text("log-format") as LogFormat;
@@ -134,6 +142,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (text("keyspace-notifications") !== undefined) s.keyspaceNotifications = text("keyspace-notifications") as Settings["keyspaceNotifications"];
   if (p["exit-on-complete"] !== undefined) s.exitOnComplete = p["exit-on-complete"] === true;
   if (p["use-number"] !== undefined) s.useNumber = p["use-number"] === true;
+  if (p.promote !== undefined) s.promote = p.promote === true;
   if (p["insecure-tls"] !== undefined) s.insecureTls = p["insecure-tls"] === true;
   const action: Action = p.help ? "help" : p.version ? "version" : p["list-jobs"] ? "list-jobs" : "run";
   return { action, settings: s };

@@ -11,6 +11,7 @@ import type { NotifyMode } from "./notifier";
 import { isDynamic, type QueueSpec } from "./queues";
 import { validate, type DeadJobPolicy, type Settings } from "./settings";
 import { parseUri, type RedisTarget } from "./uri";
+import { parseScheduleYaml, readScheduleFile, type Schedule } from "./schedule";
 
 /** Wall-clock time for the timestamps Resque shows (run_at, failed_at, started, heartbeats). */
 export interface Clock {
@@ -38,6 +39,10 @@ export interface Config {
   readonly followQueues: number;
   /** Keyspace notifications for pickup on every queue: use when the server has them, turn them on, or not. */
   readonly notifications: NotifyMode;
+  /** Recurring schedules from --schedule (fired by the promoter while it holds the lock). */
+  readonly schedules: readonly Schedule[];
+  /** Run a promoter for delayed jobs (promoter.ts). */
+  readonly promote: boolean;
   readonly intervalMs: number;
   readonly shutdownTimeoutMs: number;
   /** 0 = no limit. */
@@ -76,6 +81,8 @@ export function resolveConfig(s: Settings, deps: ConfigDeps = {}): Config {
     blockingQueues: s.blockingQueues,
     followQueues: s.followQueues,
     notifications: s.keyspaceNotifications,
+    promote: s.promote,
+    schedules: s.scheduleFile ? parseScheduleYaml(readScheduleFile(s.scheduleFile), s.scheduleFile) : [],
     intervalMs: ms(s.interval),
     shutdownTimeoutMs: ms(s.shutdownTimeout),
     jobTimeoutMs: ms(s.jobTimeout),

@@ -4,7 +4,7 @@
 // 2. enqueue sample jobs for the jobs in jobs/, the way Resque.enqueue and redis-cli would, plus one broken item;
 // 3. run the worker until the queue is empty; 4. print what ran and what failed, as Resque's tools see it.
 import { RedisClient } from "bun";
-import { close, enqueue, setSettings, work } from "./index";
+import { close, delayedCount, enqueue, enqueueIn, setSettings, work } from "./index";
 import { loadJobs } from "./job-loader";
 import { startPrivateRedis } from "./private-redis";
 
@@ -28,6 +28,27 @@ async function privateRedis(): Promise<{ url: string; stop: () => Promise<void> 
   return server;
 }
 
+/**
+ * A delayed job (resque-scheduler's keys): due in 2 s; the worker's promoter moves it into its queue when due,
+ * and the worker runs it. The worker runs until the job has run, then gets TERM like any worker.
+ */
+async function delayedDemo(c: RedisClient, settings: Parameters<typeof work>[0]): Promise<void> {
+  const processed = async () => Number(await c.get(`${NS}stat:processed`));
+  const before = await processed();
+  const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 2000);
+  await enqueueIn((at.getTime() - Date.now()) / 1000, { queue: QUEUE, payload: { class: "Greet", args: [`Dora, delayed until ${at.toISOString()}`] } });
+  console.log(`\nenqueued a delayed Greet due at ${at.toISOString()} (${await delayedCount()} in ${NS}delayed_queue_schedule); starting a worker, whose promoter moves it into "${QUEUE}" when due...`);
+  const watch = setInterval(() => {
+    void processed().then((n) => {
+      if (n <= before) return;
+      clearInterval(watch);
+      console.log(`the delayed job ran ${Date.now() - at.getTime()} ms after its due time`);
+      process.kill(process.pid, "SIGTERM");
+    });
+  }, 50);
+  await work({ ...settings, exitOnComplete: false });
+}
+
 async function main(): Promise<void> {
   const wanted = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   const server = (await answers(wanted)) ? { url: wanted, stop: async () => {} } : await privateRedis();
@@ -45,6 +66,7 @@ async function main(): Promise<void> {
     await c.rpush(`${NS}queue:${QUEUE}`, "this is not json");
     console.log(`enqueued 8 jobs on queue "${QUEUE}" (namespace ${NS}); running the worker until the queue is empty...\n`);
     await work(settings);
+    await delayedDemo(c, settings);
     const failed = ((await c.lrange(`${NS}failed`, 0, -1)) as string[]).map((e) => JSON.parse(e) as { payload: unknown; exception: string; error: string });
     console.log(`\nprocessed: ${await c.get(`${NS}stat:processed`)}   failed: ${await c.get(`${NS}stat:failed`)}   (Resque's stat:processed counts failures too)`);
     console.log(`word counts stored by WordCount: ${JSON.stringify(await c.hgetall(`${NS}demo:word-counts`))}`);

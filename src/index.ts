@@ -11,6 +11,8 @@ import { encodeJobs, pushEncoded, type JobPayload } from "./enqueue";
 import { makeKeys } from "./keys";
 import { Lifecycle, type LifecycleHook } from "./lifecycle";
 import { MiddlewareStack, type Middleware } from "./middleware";
+import { delayedCountWith, enqueueAtWith, enqueueInWith, removeDelayedWith, type DelayedJob } from "./delayed";
+import { parseSchedule, type Schedule, type ScheduleConfig } from "./schedule";
 import { runCommandLine, runWithSettings, type Program } from "./main";
 import { openSharedClient } from "./redis";
 import { Registry, type JobFunction } from "./registry";
@@ -33,6 +35,8 @@ export type { Settings, LogFormat, LogLevel, DeadJobPolicy } from "./settings";
 export { SettingsError, ConnectionError, MalformedPayloadError, UnknownJobError, JobTimeoutError, DuplicateJobError, RedisTimeoutError, ActiveJobError } from "./errors";
 export { GlobalId, type ActiveJobArgument } from "./activejob-args";
 export type { ActiveJobInfo, ActiveJobOptions } from "./activejob";
+export type { DelayedJob } from "./delayed";
+export type { ScheduleConfig } from "./schedule";
 export { VERSION, COMMIT };
 
 const registry = new Registry();
@@ -43,6 +47,7 @@ let overrides: Partial<Settings> = {};
 /** The config of the worker this program runs (or last ran), once work() has resolved it: redis() and namespace() follow it. */
 let running: Config | null = null;
 let sharedClient: RedisClient | null = null;
+const schedules: Schedule[] = [];
 
 /** Register the function that runs jobs of `className`. Registering a class twice throws DuplicateJobError. */
 export function register<A extends unknown[]>(className: string, fn: JobFunction<A>): void {
@@ -81,6 +86,17 @@ export function onStart(fn: LifecycleHook): void {
 export function onStop(fn: LifecycleHook): void {
   beforeWork("onStop()");
   lifecycle.onStop(fn);
+}
+
+/**
+ * A recurring job in resque-scheduler's terms: `{ cron: "*\/5 * * * * Europe/Berlin" }` (5 fields, or 6 with
+ * seconds first, optional time zone) or `{ every: "15m" }`, with class (default: the name), args and queue.
+ * The process of the fleet that holds resque-scheduler's master lock enqueues each tick once. A bad config
+ * throws SettingsError naming the schedule.
+ */
+export function schedule(name: string, config: ScheduleConfig): void {
+  if (schedules.some((s) => s.name === name)) throw new SettingsError(`schedule ${JSON.stringify(name)} is defined twice`);
+  schedules.push(parseSchedule(name, config));
 }
 
 /** The registered class names, sorted. */
@@ -154,6 +170,34 @@ export async function enqueueMany(queue: string, payloads: readonly JobPayload[]
 
 const writer: JobWriter = { enqueueMany };
 
+/**
+ * A job to run at `when` (a Date or epoch milliseconds; floored to the second), in resque-scheduler's delayed
+ * keys, so a Ruby scheduler or any bunworker promotes it. A time already due goes straight to its queue, as
+ * Ruby's enqueue_at does. Resolves to which of the two happened.
+ */
+export async function enqueueAt(when: Date | number, job: DelayedJob): Promise<"queued" | "delayed"> {
+  await init();
+  return enqueueAtWith(redis(), makeKeys(namespace()), when, job);
+}
+
+/** enqueueAt(now + seconds): Ruby's enqueue_in. */
+export async function enqueueIn(seconds: number, job: DelayedJob): Promise<"queued" | "delayed"> {
+  await init();
+  return enqueueInWith(redis(), makeKeys(namespace()), seconds, job);
+}
+
+/** Ruby's remove_delayed: removes every delayed copy of exactly this job; resolves to how many were removed. */
+export async function removeDelayed(job: DelayedJob): Promise<number> {
+  await init();
+  return removeDelayedWith(redis(), makeKeys(namespace()), job);
+}
+
+/** How many delayed jobs wait, over every second (Ruby's count_all_scheduled_jobs). */
+export async function delayedCount(): Promise<number> {
+  await init();
+  return delayedCountWith(redis(), makeKeys(namespace()));
+}
+
 /** Close the shared client. */
 export async function close(): Promise<void> {
   sharedClient?.close();
@@ -163,7 +207,7 @@ export async function close(): Promise<void> {
 function program(): Program {
   return {
     registry,
-    extras: { middleware, lifecycle },
+    extras: { middleware, lifecycle, schedules },
     base: overrides,
     argv,
     beforeJobs: (config) => {

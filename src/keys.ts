@@ -30,6 +30,22 @@ export interface Keys {
   readonly beats: string;
   /** HASH fetch lane -> number of its last applied call, so a resent call is not applied twice. */
   lanes(proc: string): string;
+  /** resque-scheduler (reference section 1): ZSET of due seconds, member = score = the integer string. */
+  readonly delayedSchedule: string;
+  /** LIST of delayed items due at second `ts`; the prefix is also what `delayed:last_enqueued_at` (a HASH) starts with. */
+  delayed(ts: string): string;
+  readonly delayedPrefix: string;
+  /** SET of the (un-namespaced) bucket names holding these exact item bytes. */
+  timestamps(item: string): string;
+  readonly timestampsPrefix: string;
+  /** resque-scheduler's master lock: "<ns>:<ns>:resque_scheduler_master_lock", the namespace applied twice as Ruby does. */
+  readonly schedulerLock: string;
+  /** HASH schedule name -> Ruby Time#to_s of its last enqueue (web UI). */
+  readonly lastEnqueuedAt: string;
+  /** HASH schedule name -> JSON config: Ruby's dynamic schedules that were persisted. */
+  readonly persistentSchedules: string;
+  /** HASH schedule name -> epoch ms of the last tick enqueued (ours: each tick enqueued once across masters). */
+  readonly scheduleTicks: string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -57,5 +73,15 @@ export function makeKeys(ns: string): Keys {
     processes: `${own}processes`,
     beats: `${own}beats`,
     lanes: (proc) => `${own}lanes:${proc}`,
+    delayedSchedule: `${ns}delayed_queue_schedule`,
+    delayed: (ts) => `${ns}delayed:${ts}`,
+    delayedPrefix: `${ns}delayed:`,
+    timestamps: (item) => `${ns}timestamps:${item}`,
+    timestampsPrefix: `${ns}timestamps:`,
+    // Ruby builds "#{Resque.redis.namespace}:resque_scheduler_master_lock" and Redis::Namespace prefixes it again.
+    schedulerLock: `${ns}${ns.replace(/:$/, "")}:resque_scheduler_master_lock`,
+    lastEnqueuedAt: `${ns}delayed:last_enqueued_at`,
+    persistentSchedules: `${ns}persistent_schedules`,
+    scheduleTicks: `${own}schedule-ticks`,
   };
 }

@@ -25,6 +25,8 @@ import { idQueues } from "./queues";
 import { Reaper } from "./reaper";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
+import { Promoter } from "./promoter";
+import type { Schedule } from "./schedule";
 import { Outage, retrying, sleep } from "./retry";
 import { Runner } from "./runner";
 import { BadKeyError } from "./scripts";
@@ -36,6 +38,8 @@ export type StopMode = "graceful" | "now";
 export interface JobExtras {
   middleware?: MiddlewareStack;
   lifecycle?: Lifecycle;
+  /** Recurring schedules registered with schedule(), beside --schedule's file. */
+  schedules?: readonly Schedule[];
 }
 
 // How often shutdown looks whether the running jobs have finished or their acks have gone out.
@@ -53,6 +57,8 @@ export class Launcher {
   private readonly heartbeat: Heartbeat;
   private readonly reaper: Reaper;
   private readonly manager: Manager;
+  /** Due delayed jobs into their queues, under resque-scheduler's master lock (--promote). */
+  readonly promoter: Promoter | null;
   private stopRequested: (mode: StopMode) => void = () => {};
   private readonly stopWanted: Promise<StopMode>;
   /** Why the worker stopped on its own: a key it must write is unusable. */
@@ -75,6 +81,7 @@ export class Launcher {
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
     const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, middleware: extras.middleware });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
+    this.promoter = config.promote ? new Promoter(this.ctx, { instance, schedules: [...config.schedules, ...(extras.schedules ?? [])] }) : null;
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
   }
 
@@ -148,6 +155,7 @@ export class Launcher {
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues([...config.queues])} x${config.concurrency}`);
     this.heartbeat.start();
     await this.manager.start();
+    await this.promoter?.start();
     log.info(`bunworker ${VERSION} started: ${config.concurrency} slots on ${idQueues([...config.queues])}, Redis ${config.target.display}, pid ${process.pid}`);
   }
 
@@ -178,6 +186,7 @@ export class Launcher {
     const { log } = config;
     log.info(`stopping: no new jobs; ${this.manager.runningJobs} running job(s) get up to ${config.shutdownTimeoutMs / 1000} s`);
     this.manager.quiet();
+    const promoterStopped = this.promoter?.stop();
     const deadline = Date.now() + config.shutdownTimeoutMs;
     while (mode === "graceful" && !this.hard.signal.aborted && !this.manager.drained && Date.now() < deadline) await sleep(Math.min(DRAIN_POLL_MS, deadline - Date.now()), this.hard.signal);
     const abandoned = this.manager.abandonRunning();
@@ -186,6 +195,7 @@ export class Launcher {
     while (!this.ctx.outage.down && this.manager.flushing && Date.now() < flushBy) await sleep(FLUSH_POLL_MS);
     this.hard.abort();
     this.heartbeat.stop();
+    await promoterStopped;
     const final = new AbortController();
     const giveUp = setTimeout(() => final.abort(), config.commandTimeoutMs * 2);
     try {

@@ -8,12 +8,15 @@
 //    worker process (launcher.ts) with the signal handlers installed (signals.ts).
 // In the command-line mode any failure after that is one line `bunworker: <message>` and exit status 1, as
 // for a program that calls work() at top level without try/catch.
+import { runMain } from "citty";
 import { helpText, parseCommandLine, USAGE } from "./cli";
+import { delayedCommand } from "./commands/delayed";
 import { resolveConfig, type Config } from "./config";
 import { Launcher, type JobExtras, type StopMode } from "./launcher";
 import { setProcline, supervisorTitle, workerTitle } from "./procline";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
+import type { Schedule } from "./schedule";
 import { backoffMs, sleep } from "./retry";
 import { defaultSettings, type Settings } from "./settings";
 import { installSignals, type Stoppable } from "./signals";
@@ -49,6 +52,8 @@ function oneLine(e: unknown): string {
 
 /** work() without settings: the command line decides; flags that are wrong exit 2 with the usage line. */
 export async function runCommandLine(program: Program): Promise<void> {
+  // Subcommands (issue #17): `bunworker delayed ...`; anything else is the worker's own flags, as before.
+  if (program.argv[2] === "delayed") return runMain(delayedCommand, { rawArgs: program.argv.slice(3) });
   let config: Config;
   let settings: Settings;
   try {

@@ -65,6 +65,10 @@ export interface Settings {
    * notify-keyspace-events has E and l (or A); "enable" adds "El" to the server's setting; "off". Default auto.
    */
   keyspaceNotifications: "auto" | "enable" | "off";
+  /** A resque-scheduler schedule file (YAML) whose recurring jobs the lock holder enqueues. Default none. */
+  scheduleFile: string;
+  /** Promote due delayed jobs (resque-scheduler's keys) while holding its master lock; at most one process does. Default true. */
+  promote: boolean;
 }
 
 export function defaultUri(env: Record<string, string | undefined>): string {
@@ -98,6 +102,8 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     blockingQueues: 3,
     followQueues: 2,
     keyspaceNotifications: "auto",
+    promote: true,
+    scheduleFile: "",
   };
 }
 
@@ -172,6 +178,7 @@ export function validate(s: Settings): QueueSpec[] {
   if (!Number.isInteger(s.followQueues) || s.followQueues < 0 || s.followQueues > MAX_BLOCKING_QUEUES) {
     throw new SettingsError(`--follow-queues must be an integer from 0 to ${MAX_BLOCKING_QUEUES}, got ${s.followQueues}`);
   }
+  if (typeof s.promote !== "boolean") throw new SettingsError(`--promote must be true or false, got ${String(s.promote)}`);
   if (!NOTIFY_MODES.includes(s.keyspaceNotifications)) throw new SettingsError(`--keyspace-notifications must be one of ${NOTIFY_MODES.join(", ")}, got ${s.keyspaceNotifications}`);
   return specs;
 }

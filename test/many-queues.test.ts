@@ -166,9 +166,10 @@ describe("on a private redis-server", () => {
   // The bound, from the code: lanes = min(--connections, --concurrency) (launcher.ts), one blocker per each of
   // the first min(--blocking-queues, queues) queues (manager.ts followBlockers), at most --follow-queues
   // followers once jobs came from other queues (manager.ts took), one notifier subscriber when notifications
-  // are used (notifier.ts), and the shared client job code gets through redis() (index.ts).
+  // are used (notifier.ts), the shared client job code gets through redis() (index.ts), and the promoter's
+  // (promoter.ts, issue #17).
   // Defaults: --connections 2, --concurrency 25, --blocking-queues 3, --follow-queues 2.
-  const bound = (queues: number, notifications: boolean, followers = 0) => Math.min(2, 25) + Math.min(3, queues) + followers + (notifications ? 1 : 0) + 1;
+  const bound = (queues: number, notifications: boolean, followers = 0) => Math.min(2, 25) + Math.min(3, queues) + followers + (notifications ? 1 : 0) + 1 + 1;
 
   describe("connections", () => {
 

@@ -12,6 +12,7 @@ import { closeHarness, openHarness, type Harness } from "./harness/harness";
 import { BENCH_WORKER, HELP, parseOptions, ROOT, type Options, type ScenarioName } from "./harness/options";
 import { Results, table, workerName } from "./harness/results";
 import { log } from "./harness/util";
+import { delayed } from "./scenarios/delayed";
 import { drain } from "./scenarios/drain";
 import { enqueue } from "./scenarios/enqueue";
 import { latency } from "./scenarios/latency";
@@ -20,7 +21,7 @@ import { queues } from "./scenarios/queues";
 import { slots } from "./scenarios/slots";
 import { startup } from "./scenarios/startup";
 
-const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { drain, latency, queues, slots, processes, startup, enqueue };
+const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { drain, latency, queues, slots, processes, startup, enqueue, delayed };
 
 /** The one harness of this run, for cleanup from signal handlers and the watchdog. */
 let harness: Harness | null = null;

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 export const ROOT = new URL("../../..", import.meta.url).pathname;
 export const BENCH_WORKER = `${ROOT}test/bench/bench-worker.ts`;
 export const NS = "resque:";
-export const ALL = ["drain", "latency", "queues", "slots", "processes", "startup", "enqueue"] as const;
+export const ALL = ["drain", "latency", "queues", "slots", "processes", "startup", "enqueue", "delayed"] as const;
 export type ScenarioName = (typeof ALL)[number];
 
 export const HELP = `bun run bench [options]
@@ -31,6 +31,10 @@ Scenarios (all by default, in this order):
              \`redis-benchmark -t lpush -P 100 -q -n <same>\` as the limit (skipped when not installed)
   startup    exec to first fetch (cycle EVALSHA seen by MONITOR), 10 runs, median: \`bun worker.ts\` and the
              compiled binary (--binary, default dist/bunworker; skipped with a note when absent)
+  delayed    delayed:lateness: Stamp items in resque-scheduler's delayed keys, 5 per second, each written
+             --interval + 2 s ahead; job start minus the start of its due second, p50/p99 (idle worker,
+             --interval=5); delayed:promote: 100,000 items due at once (quick 20,000), promoted by one worker
+             that does not serve their queue: items/s
 
 Options:
   --scenarios=a,b        scenarios to run (${ALL.join(",")})

@@ -44,6 +44,7 @@ const TARGETS: Record<string, Target> = {
   "processes:2": { text: "≥ 1.7× processes:1", met: (r) => (r.speedup_vs_1 as number) >= 1.7 },
   enqueue: { text: "≥ 300,000 jobs/s", met: (r) => n(r, "jobs_per_s") >= 300_000 },
   startup: { text: "< 50 ms", met: (r) => (r.startup_ms as number) < 50 },
+  "delayed:lateness": { text: "p99 ≤ 1,000 ms after the due second", met: (r) => n(r, "pickup_p99_ms") <= 1000 && n(r, "missed") === 0 },
 };
 
 function targetOf(r: Result): Target | undefined {
@@ -65,6 +66,8 @@ function other(r: Result): string {
   if (r.scenario.startsWith("queues") && r.queue !== undefined) return `${r.queue}: ${fmt(r.missed)} missed (wait cap ${fmt(r.wait_cap_s)} s), --interval=${fmt(r.interval_s)}${r.connections_after !== undefined ? `; ${fmt(r.connections_after)} connections after` : ""}`;
   if (r.scenario.startsWith("startup")) return `exec → first fetch ${fmt(r.startup_ms, 1)} ms (min ${fmt(r.first_fetch_min_ms, 1)}, first command ${fmt(r.first_command_p50_ms, 1)} ms)`;
   if (r.scenario.startsWith("processes")) return `${fmt(r.jobs_per_s_processing)} jobs/s first→last job${r.speedup_vs_1 !== undefined ? `, ×${fmt(r.speedup_vs_1)}` : ""}${r.exited_by_itself === false ? ", did not exit by itself" : ""}`;
+  if (r.scenario === "delayed:lateness") return `${fmt(r.missed)} missed, max ${fmt(r.max_ms)} ms, --interval=${fmt(r.interval_s)}`;
+  if (r.scenario === "delayed:promote") return `due items promoted per second`;
   if (r.scenario === "slots") return `${fmt(((r.of_bound as number) ?? NaN) * 100, 1)} % of the 20,000/s bound`;
   if (r.scenario === "enqueue") return `redis-benchmark LPUSH -P 100: ${fmt(r.redis_benchmark_lpush_per_s)}/s (${fmt(r.of_lpush_limit_pct, 1)} % of it)`;
   if (r.scenario.startsWith("drain")) return `${fmt(r.jobs_per_evalsha, 1)} jobs/EVALSHA; from spawn ${fmt(r.jobs_per_s_from_spawn)} jobs/s`;
