@@ -1,8 +1,9 @@
 // Command line -> settings (issue #2). Accepts `--flag=value`, `--flag value` and goworker's own `-flag=value`
 // / `-flag value`, so a Procfile written for goworker works unchanged. Refuses anything it does not know with
 // one line naming the flag; the caller prints it with the usage line and exits 2.
-import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
+import { defineCommand, parseArgs, type ArgsDef } from "citty";
 import { SettingsError } from "./errors";
+import { renderHelp } from "./help";
 import { defaultSettings, DURATION_LIMITS, type DeadJobPolicy, type DurationSetting, type LogFormat, type LogLevel, type Settings } from "./settings";
 import { VERSION } from "./version";
 
@@ -14,9 +15,9 @@ const upTo = (key: DurationSetting) => `, at most ${DURATION_LIMITS[key].max} = 
 const args = {
   queues: str("queues to serve, in priority order; weights high=2,low=1; patterns *, mail_*, !skip", "high,low"),
   concurrency: str(`jobs run at once, one Resque worker each (default ${d.concurrency})`, "n"),
-  interval: str(`idle waits on all queues together renew once per interval seconds; jobs are picked up at once anyway (default ${d.interval}${upTo("interval")})`, "s"),
+  interval: str(`seconds between looks (one EXISTS) at the queues no blocking wait or keyspace notification covers, and between re-reads of a * or glob queue list; blocking queues pick jobs up at once (default ${d.interval}${upTo("interval")})`, "s"),
   connections: str(`Redis connections for commands = fetch lanes (default ${d.connections})`, "n"),
-  uri: str("redis://[user:pass@]host:port/db, rediss://..., unix:///path.sock (default $REDIS_URL, $$REDIS_PROVIDER, redis://localhost:6379/)", "uri"),
+  uri: str("redis://[user:pass@]host:port/db, rediss://..., unix:///path.sock (default $REDIS_URL, then the variable that $REDIS_PROVIDER names, then redis://localhost:6379/)", "uri"),
   namespace: str(`key prefix, colon included (default ${d.namespace})`, "ns"),
   "exit-on-complete": { type: "boolean" as const, description: "exit once every queue is empty and no job runs" },
   "use-number": { type: "boolean" as const, description: "pass integers beyond 2^53 to jobs as exact bigint" },
@@ -139,6 +140,18 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   return { action, settings: s };
 }
 
-export function helpText(): Promise<string> {
-  return renderUsage(command);
+const SUBCOMMAND_HELP = [
+  "  info       what Resque.info reports",
+  "  queues     queues with size and oldest item's age",
+  "  workers    workers: state, job, heartbeat age, dead or alive",
+  "  failed     list|show|requeue|remove|clear failed jobs",
+  "  enqueue    QUEUE CLASS [ARGS_JSON]: push one job",
+  "  web        the dashboard (http://127.0.0.1:5678/ by default)",
+  "  bunworker <command> --help shows a command's options",
+];
+
+/** The worker's help: 80 columns, colour only on a terminal (help.ts). */
+export function helpText(colour?: boolean): Promise<string> {
+  const spec = { usage: "bunworker [options] | bunworker <command> [options]", description: "Resque-compatible background worker for Bun. Without a command it runs the worker.", args, sections: [["COMMANDS", SUBCOMMAND_HELP]] as [string, string[]][] };
+  return Promise.resolve(renderHelp(spec, colour));
 }

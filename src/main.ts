@@ -9,6 +9,7 @@
 // In the command-line mode any failure after that is one line `bunworker: <message>` and exit status 1, as
 // for a program that calls work() at top level without try/catch.
 import { helpText, parseCommandLine, USAGE } from "./cli";
+import { isSubcommand, runSubcommand } from "./commands/dispatch";
 import { resolveConfig, type Config } from "./config";
 import { Launcher, type StopMode } from "./launcher";
 import { setProcline, supervisorTitle, workerTitle } from "./procline";
@@ -47,6 +48,12 @@ function oneLine(e: unknown): string {
 
 /** work() without settings: the command line decides; flags that are wrong exit 2 with the usage line. */
 export async function runCommandLine(program: Program): Promise<void> {
+  // `bunworker info|queues|workers|failed|enqueue|web ...`: operator commands; flags alone are the worker.
+  if (isSubcommand(program.argv.slice(2))) {
+    const code = await runSubcommand(program.argv.slice(2));
+    if (code !== 0) process.exit(code);
+    return;
+  }
   let config: Config;
   let settings: Settings;
   try {

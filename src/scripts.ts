@@ -18,7 +18,7 @@ export interface Script {
   readonly numKeys: number;
 }
 
-function script(name: string, body: string, numKeys: number, includes = ""): Script {
+export function script(name: string, body: string, numKeys: number, includes = ""): Script {
   const source = includes + "\n" + body;
   const sha = new Bun.CryptoHasher("sha1").update(source).digest("hex");
   return { name, source, sha, numKeys };
