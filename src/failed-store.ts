@@ -167,11 +167,14 @@ export interface BulkResult {
 
 const BATCH = 200;
 
-/** Requeue these entries (Failure.requeue each), BATCH per script call. */
-export async function requeueEntries(c: RedisClient, keys: Keys, entries: readonly FailedEntry[], now: Date): Promise<BulkResult> {
+type Progress = (done: number, total: number) => void;
+
+/** Requeue these entries (Failure.requeue each) in the order given, BATCH per script call. */
+export async function requeueEntries(c: RedisClient, keys: Keys, entries: readonly FailedEntry[], now: Date, progress?: Progress): Promise<BulkResult> {
   const r: BulkResult = { done: 0, missing: 0, unreadable: 0 };
+  let shift = 0;
   for (let i = 0; i < entries.length; i += BATCH) {
-    const args: string[] = [keys.queuePrefix];
+    const args: string[] = [keys.queuePrefix, String(shift)];
     for (const e of entries.slice(i, i + BATCH)) {
       try {
         const w = requeueWrites(e.raw, now);
@@ -180,46 +183,56 @@ export async function requeueEntries(c: RedisClient, keys: Keys, entries: readon
         r.unreadable++;
       }
     }
-    if (args.length === 1) continue;
-    const [done, missing] = await runScript<[number, number]>(c, requeueScript, [keys.failed, keys.queues], args);
-    r.done += done;
-    r.missing += missing;
+    if (args.length > 2) {
+      const [done, missing, moved] = await runScript<[number, number, number]>(c, requeueScript, [keys.failed, keys.queues], args);
+      r.done += done;
+      r.missing += missing;
+      shift = moved;
+    }
+    progress?.(Math.min(entries.length, i + BATCH), entries.length);
   }
   return r;
 }
 
 /** Remove these entries (Failure.remove each), highest index first, BATCH per script call. */
-export async function removeEntries(c: RedisClient, keys: Keys, entries: readonly FailedEntry[]): Promise<BulkResult> {
+export async function removeEntries(c: RedisClient, keys: Keys, entries: readonly FailedEntry[], progress?: Progress): Promise<BulkResult> {
   const r: BulkResult = { done: 0, missing: 0, unreadable: 0 };
   const sorted = [...entries].sort((a, b) => b.index - a.index);
+  let shift = 0;
   for (let i = 0; i < sorted.length; i += BATCH) {
-    const args = sorted.slice(i, i + BATCH).flatMap((e) => [String(e.index), e.raw]);
-    const [done, missing] = await runScript<[number, number]>(c, removeScript, [keys.failed], args);
+    const args = [String(shift), ...sorted.slice(i, i + BATCH).flatMap((e) => [String(e.index), e.raw])];
+    const [done, missing, moved] = await runScript<[number, number, number]>(c, removeScript, [keys.failed], args);
     r.done += done;
     r.missing += missing;
+    shift = moved;
+    progress?.(Math.min(sorted.length, i + BATCH), sorted.length);
   }
   return r;
 }
 
-/**
- * Requeue or remove every entry matching the filter: one pass over the list as it was at the start (entries
- * appended meanwhile are left alone), newest chunk first for removals so that they never move an entry still
- * to come. `progress` gets entries looked at and the total.
- */
-export async function bulkFailed(c: RedisClient, keys: Keys, op: "requeue" | "remove", filter: FailedFilter, now: Date, progress?: (seen: number, total: number) => void): Promise<BulkResult> {
+/** Every entry matching the filter, read newest chunk first (see bulkFailed), oldest first in the result. */
+export async function matchingEntries(c: RedisClient, keys: Keys, filter: FailedFilter, progress?: Progress): Promise<FailedEntry[]> {
   const total = await failedCount(c, keys);
-  const sum: BulkResult = { done: 0, missing: 0, unreadable: 0 };
+  const picked: FailedEntry[] = [];
   let seen = 0;
-  for await (const chunk of scanFailed(c, keys, { newestFirst: op === "remove", to: total })) {
-    const picked = chunk.filter((e) => matches(e, filter));
-    const r = op === "requeue" ? await requeueEntries(c, keys, picked, now) : await removeEntries(c, keys, picked);
-    sum.done += r.done;
-    sum.missing += r.missing;
-    sum.unreadable += r.unreadable;
+  for await (const chunk of scanFailed(c, keys, { newestFirst: true, to: total })) {
+    for (const e of chunk) if (matches(e, filter)) picked.push(e);
     seen += chunk.length;
     progress?.(seen, total);
   }
-  return sum;
+  return picked.reverse();
+}
+
+/**
+ * Requeue or remove every entry matching the filter. First a read-only pass over the list, newest chunk first:
+ * another process's removal can only move entries not yet read down into the next chunk, so none is missed
+ * (one may be read twice; the second turn finds it changed or gone and counts it as gone). Then requeues go
+ * oldest first (Resque's requeue_all order) and removals newest first, each entry found by its bytes.
+ * Entries appended after the start are left alone.
+ */
+export async function bulkFailed(c: RedisClient, keys: Keys, op: "requeue" | "remove", filter: FailedFilter, now: Date, progress?: { reading?: Progress; writing?: Progress }): Promise<BulkResult> {
+  const picked = await matchingEntries(c, keys, filter, progress?.reading);
+  return op === "requeue" ? requeueEntries(c, keys, picked, now, progress?.writing) : removeEntries(c, keys, picked, progress?.writing);
 }
 
 /** Failure.clear: DEL failed; returns how many entries it held. */

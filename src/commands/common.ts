@@ -71,6 +71,7 @@ export function progress(label: string, stderr: { isTTY?: boolean; write(s: stri
     },
     done() {
       if (shown) stderr.write("\r\u001b[K");
+      shown = false;
     },
   };
 }

@@ -69,6 +69,18 @@ const show = defineCommand({
     }),
 });
 
+/** Progress of a bulk operation on a terminal: reading the list, then writing. */
+async function withProgress<T>(verb: string, f: (p: { reading: (d: number, t: number) => void; writing: (d: number, t: number) => void }) => Promise<T>): Promise<T> {
+  const reading = progress("reading failed jobs");
+  const writing = progress(verb);
+  try {
+    return await f({ reading: reading.update, writing: (d, t) => (reading.done(), writing.update(d, t)) });
+  } finally {
+    reading.done();
+    writing.done();
+  }
+}
+
 function report(verb: string, r: BulkResult, json: boolean): void {
   if (json) return printJson({ [verb]: r.done, gone: r.missing, unreadable: r.unreadable });
   const extra = [r.missing ? `${r.missing} already gone` : "", r.unreadable ? `${r.unreadable} without a payload or queue, left in place` : ""].filter(Boolean).join("; ");
@@ -91,9 +103,7 @@ function bulk(op: "requeue" | "remove") {
         const now = new Date();
         if (args.all) {
           if (args.index !== undefined) throw new SettingsError("give INDEX or --all, not both");
-          const bar = progress(`${op}ing`);
-          const r = await bulkFailed(s.client, s.keys, op, filterOf(args), now, bar.update);
-          bar.done();
+          const r = await withProgress(op === "requeue" ? "requeueing" : "removing", (p) => bulkFailed(s.client, s.keys, op, filterOf(args), now, p));
           return report(verb, r, wantsJson(args));
         }
         if (hasFilter(filterOf(args))) throw new SettingsError("--queue, --class and --exception need --all");
@@ -115,9 +125,7 @@ const clear = defineCommand({
     withSession(args, async (s) => {
       const f = filterOf(args);
       if (hasFilter(f)) {
-        const bar = progress("removing");
-        const r = await bulkFailed(s.client, s.keys, "remove", f, new Date(), bar.update);
-        bar.done();
+        const r = await withProgress("removing", (p) => bulkFailed(s.client, s.keys, "remove", f, new Date(), p));
         return report("removed", r, wantsJson(args));
       }
       report("removed", { done: await clearFailed(s.client, s.keys), missing: 0, unreadable: 0 }, wantsJson(args));

@@ -6,14 +6,14 @@
   an entry still to come. An entry no longer there is skipped and counted.
 
   KEYS[1] failed
-  ARGV pairs: index hint, entry bytes
-  Returns { removed, missing }, or an error "BADKEY <key> <why>".
+  ARGV[1] shift: how far the previous call found its entries from their hints; then pairs: index hint, entry bytes
+  Returns { removed, missing, shift }, or an error "BADKEY <key> <why>".
 ]]
 local failedKey = KEYS[1]
 local t = redis.call('TYPE', failedKey).ok
 if t ~= 'list' and t ~= 'none' then return redis.error_reply('BADKEY ' .. failedKey .. ' is a ' .. t .. ', not a list') end
-local shift, removed, missing = 0, 0, 0
-for g = 1, #ARGV, 2 do
+local shift, removed, missing = tonumber(ARGV[1]), 0, 0
+for g = 2, #ARGV, 2 do
   local hint, old = tonumber(ARGV[g]), ARGV[g + 1]
   local at = hint + shift
   if redis.call('LINDEX', failedKey, at) ~= old then at = redis.call('LPOS', failedKey, old) end
@@ -26,4 +26,4 @@ for g = 1, #ARGV, 2 do
     missing = missing + 1
   end
 end
-return { removed, missing }
+return { removed, missing, shift }

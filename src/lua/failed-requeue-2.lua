@@ -7,8 +7,9 @@
   All or nothing: every entry is located and every key type checked before the first write.
 
   KEYS[1] failed   KEYS[2] queues
-  ARGV[1] prefix of queue:<q>, then groups of 5: index hint, entry bytes, new entry bytes, queue, job bytes
-  Returns { requeued, missing }, or an error "BADKEY <key> <why>".
+  ARGV[1] prefix of queue:<q>   ARGV[2] shift: how far the previous call found its entries from their hints
+  then groups of 5: index hint, entry bytes, new entry bytes, queue, job bytes
+  Returns { requeued, missing, shift }, or an error "BADKEY <key> <why>".
 ]]
 local failedKey, queuesKey, queuePrefix = KEYS[1], KEYS[2], ARGV[1]
 local function badkey(key, why) return redis.error_reply('BADKEY ' .. key .. ' ' .. why) end
@@ -16,8 +17,8 @@ local t = redis.call('TYPE', failedKey).ok
 if t ~= 'list' and t ~= 'none' then return badkey(failedKey, 'is a ' .. t .. ', not a list') end
 t = redis.call('TYPE', queuesKey).ok
 if t ~= 'set' and t ~= 'none' then return badkey(queuesKey, 'is a ' .. t .. ', not a set') end
-local found, shift, missing = {}, 0, 0
-for g = 2, #ARGV, 5 do
+local found, shift, missing = {}, tonumber(ARGV[2]), 0
+for g = 3, #ARGV, 5 do
   local hint, old, queue = tonumber(ARGV[g]), ARGV[g + 1], ARGV[g + 3]
   local qt = redis.call('TYPE', queuePrefix .. queue).ok
   if qt ~= 'list' and qt ~= 'none' then return badkey(queuePrefix .. queue, 'is a ' .. qt .. ', not a list') end
@@ -36,4 +37,4 @@ for _, f in ipairs(found) do
   redis.call('SADD', queuesKey, ARGV[g + 3])
   redis.call('RPUSH', queuePrefix .. ARGV[g + 3], ARGV[g + 4])
 end
-return { #found, missing }
+return { #found, missing, shift }
