@@ -9,6 +9,7 @@ import { enqueueCommand } from "./enqueue";
 import { failedCommand } from "./failed";
 import { infoCommand } from "./info";
 import { queuesCommand } from "./queues";
+import { webCommand } from "./web";
 import { workersCommand } from "./workers";
 
 type AnyCommand = CommandDef<ArgsDef>;
@@ -21,6 +22,7 @@ export const SUBCOMMANDS: Record<string, AnyCommand> = {
   workers: workersCommand as AnyCommand,
   failed: failedCommand as AnyCommand,
   enqueue: enqueueCommand as AnyCommand,
+  web: webCommand as AnyCommand,
 };
 
 /** Adds a subcommand defined elsewhere (web, which needs the dashboard). */
