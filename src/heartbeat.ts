@@ -8,6 +8,7 @@ import type { WorkerContext } from "./context";
 import { encodeIdentity, type Identity } from "./identity";
 import { Periodic } from "./periodic";
 import type { RedisConn } from "./redis";
+import { recordMinute } from "./history";
 import { heartbeatAt, startedAt } from "./resque-time";
 import { heartbeat, type HeartbeatResult } from "./scripts";
 
@@ -33,7 +34,12 @@ export class Heartbeat {
     const { proc, config } = this.ctx;
     const now = config.clock.now();
     const input = { proc, ids: this.ids, heartbeatAt: heartbeatAt(now), startedAt: startedAt(now), identity: this.identity };
-    return this.conn.run((c) => heartbeat(c, config.keys, input), "heartbeat");
+    return this.conn.run((c) => {
+      // The dashboard's per-minute history (history.ts): one more command per beat, pipelined with it; only
+      // statistics, so its failure is not the heartbeat's.
+      recordMinute(c, config.keys).catch(() => {});
+      return heartbeat(c, config.keys, input);
+    }, "heartbeat");
   }
 
   start(): void {

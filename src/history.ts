@@ -9,11 +9,9 @@ import { runScript, script } from "./scripts";
 
 const historyScript = script("history", historyLua, 3);
 
-export const historyKey = (keys: Keys): string => `${keys.ns}bunworker:history`;
-
 /** Records this minute's counters unless some process did already. */
 export function recordMinute(c: RedisClient, keys: Keys): Promise<number> {
-  return runScript<number>(c, historyScript, [historyKey(keys), keys.processed, keys.failedCount], []);
+  return runScript<number>(c, historyScript, [keys.history, keys.processed, keys.failedCount], []);
 }
 
 export interface MinutePoint {
@@ -56,7 +54,7 @@ export function perMinute(snapshots: Record<string, string>, nowMs: number, minu
 }
 
 export async function readHistory(c: RedisClient, keys: Keys, nowMs: number): Promise<MinutePoint[]> {
-  const raw = (await c.send("HGETALL", [historyKey(keys)])) as Record<string, string> | string[];
+  const raw = (await c.send("HGETALL", [keys.history])) as Record<string, string> | string[];
   const obj = Array.isArray(raw) ? Object.fromEntries(raw.flatMap((v, i, a) => (i % 2 ? [] : [[v, a[i + 1] as string]]))) : raw;
   return perMinute(obj, nowMs);
 }

@@ -30,6 +30,12 @@ export interface Keys {
   readonly beats: string;
   /** HASH fetch lane -> number of its last applied call, so a resent call is not applied twice. */
   lanes(proc: string): string;
+  /**
+   * HASH minute since the epoch -> "<stat:processed>|<stat:failed>", the dashboard's per-minute history
+   * (history-3.lua, at most 70 fields). Fleet statistics no process owns, so outside bunworker:*, which holds
+   * only what a process owns and releases.
+   */
+  readonly history: string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -57,5 +63,6 @@ export function makeKeys(ns: string): Keys {
     processes: `${own}processes`,
     beats: `${own}beats`,
     lanes: (proc) => `${own}lanes:${proc}`,
+    history: `${ns}bunworker-history`,
   };
 }

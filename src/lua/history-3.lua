@@ -5,7 +5,7 @@
   heartbeat and by the dashboard itself: one command per call, nothing when this minute is recorded already.
   Bounded: at most 70 fields; older minutes are deleted here. Statistics only: nothing to recover if lost.
 
-  KEYS[1] bunworker:history (HASH minute since the epoch -> "<processed>|<failed>")
+  KEYS[1] bunworker-history (HASH minute since the epoch -> "<processed>|<failed>")
   KEYS[2] stat:processed   KEYS[3] stat:failed
   Returns 1 when it recorded this minute, 0 when it was recorded, or an error "BADKEY <key> <why>".
 ]]
