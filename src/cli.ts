@@ -35,6 +35,9 @@ const args = {
   "command-timeout": str(`seconds a Redis command may take before its connection is replaced (default ${d.commandTimeout}${upTo("commandTimeout")})`, "s"),
   "log-level": str("silent, error, warn, info (default), debug or trace", "level"),
   "log-format": str("pretty (default) or json (one object per line)", "format"),
+  web: str("also serve the dashboard on [HOST:]PORT; 127.0.0.1 unless a host is given, and any other host needs --web-token", "[host:]port"),
+  "web-token": str("token the dashboard requires (default $BUNWORKER_WEB_TOKEN)", "token"),
+  "metrics-port": str("serve Prometheus metrics at /metrics on [HOST:]PORT (127.0.0.1 unless a host is given)", "[host:]port"),
   "list-jobs": { type: "boolean" as const, description: "print the registered job classes and exit" },
   version: { type: "boolean" as const, description: "print the version and exit" },
   help: { type: "boolean" as const, description: "show this help", alias: "h" },
@@ -49,9 +52,17 @@ export const USAGE = "usage: bunworker --queues=q1[,q2] [--concurrency=25] [--in
 
 export type Action = "run" | "help" | "version" | "list-jobs";
 
+/** The operator's side of a worker (#18): a dashboard and metrics beside it. */
+export interface OperatorFlags {
+  web?: string;
+  webToken?: string;
+  metricsPort?: string;
+}
+
 export interface CommandLine {
   action: Action;
   settings: Partial<Settings>;
+  operator?: OperatorFlags;
 }
 
 const BOOLEAN = new Set(Object.entries(args).filter(([, a]) => a.type === "boolean").map(([k]) => k));
@@ -137,7 +148,11 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (p["use-number"] !== undefined) s.useNumber = p["use-number"] === true;
   if (p["insecure-tls"] !== undefined) s.insecureTls = p["insecure-tls"] === true;
   const action: Action = p.help ? "help" : p.version ? "version" : p["list-jobs"] ? "list-jobs" : "run";
-  return { action, settings: s };
+  const operator: OperatorFlags = {};
+  if (text("web") !== undefined) operator.web = text("web");
+  if (text("web-token") !== undefined) operator.webToken = text("web-token");
+  if (text("metrics-port") !== undefined) operator.metricsPort = text("metrics-port");
+  return Object.keys(operator).length ? { action, settings: s, operator } : { action, settings: s };
 }
 
 const SUBCOMMAND_HELP = [

@@ -23,6 +23,7 @@ import { Reaper } from "./reaper";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
 import { Outage, retrying, sleep } from "./retry";
+import type { JobObserver } from "./metrics";
 import { Runner } from "./runner";
 import { BadKeyError } from "./scripts";
 import { VERSION } from "./version";
@@ -46,7 +47,7 @@ export class Launcher {
   /** Why the worker stopped on its own: a key it must write is unusable. */
   private fatalError: BadKeyError | null = null;
 
-  constructor(config: Config, registry: Registry) {
+  constructor(config: Config, registry: Registry, observer: JobObserver | null = null) {
     const host = hostname().replace(/:/g, "_");
     // The instance id makes a process unique even with equal hostname and pid (containers, issue #9).
     const instance = newInstanceId();
@@ -60,7 +61,7 @@ export class Launcher {
     const identity = ownIdentity();
     this.reaper = new Reaper(this.ctx, conn, { proc, identity });
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
-    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log });
+    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, observer });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
   }

@@ -7,6 +7,7 @@
 import type { ConsolaInstance } from "consola/core";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
 import { failureFields, type FailureFields } from "./failure";
+import type { JobObserver } from "./metrics";
 import { decodePayload } from "./payload";
 import type { JobContext, JobFunction, Registry } from "./registry";
 
@@ -18,6 +19,8 @@ export interface RunnerDeps {
   /** 0 = no limit. */
   jobTimeoutMs: number;
   log: ConsolaInstance;
+  /** Metrics (--metrics-port): told each job's outcome, once; absent, nothing is measured. */
+  observer?: JobObserver | null;
 }
 
 const OK: Finished = { outcome: "ok" };
@@ -82,7 +85,15 @@ export class Runner {
   }
 
   run(workerId: string, queue: string, notUtf8: boolean, raw: string, done: (f: Finished) => void): RunningJob {
-    const running = new RunningJob(done);
+    const observer = this.deps.observer;
+    let className = "(unreadable)";
+    const running: RunningJob = observer
+      ? new RunningJob((f) => {
+          observer.finished(className, queue, f.outcome, performance.now() - running.startedAt);
+          done(f);
+        })
+      : new RunningJob(done);
+    if (observer) observer.inFlight++;
     let job;
     try {
       if (notUtf8) throw new MalformedPayloadError("payload is not valid UTF-8");
@@ -91,7 +102,7 @@ export class Runner {
       running.finish(this.failed("bad", e, queue, "(unreadable)"));
       return running;
     }
-    const { className } = job;
+    className = job.className;
     const fn = this.deps.registry.get(className);
     if (!fn) {
       running.finish(this.failed("fail", new UnknownJobError(`no job registered for class "${className}" (queue "${queue}")`), queue, className));

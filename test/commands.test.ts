@@ -207,6 +207,27 @@ describe("enqueue", () => {
   });
 });
 
+describe("web", () => {
+  test("refuses a non-loopback address without a token; starts with one", async () => {
+    const r = await cli(["web", "--host=0.0.0.0", "--port=0"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("refusing to listen on 0.0.0.0 without a token");
+    const p = Bun.spawn([process.execPath, MAIN_WORKER, "web", "--host=0.0.0.0", "--port=0", `--namespace=${ns}`], { stdout: "pipe", stderr: "pipe", env: { ...process.env, REDIS_URL, BUNWORKER_WEB_TOKEN: "t0ken" } });
+    try {
+      const reader = p.stderr.getReader();
+      const { value } = await reader.read();
+      const line = new TextDecoder().decode(value);
+      expect(line).toMatch(/dashboard on http:\/\/0\.0\.0\.0:\d+\/ \(token required\)/);
+      const port = /:(\d+)\//.exec(line)?.[1];
+      expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${port}/`, { headers: { Authorization: "Bearer t0ken" } })).status).toBe(200);
+    } finally {
+      p.kill("SIGTERM");
+      expect(await p.exited).toBe(0);
+    }
+  });
+});
+
 describe("help", () => {
   test("the worker's and every subcommand's help: no colour codes when piped, every line within 80 columns", async () => {
     for (const args of [["--help"], ["info", "--help"], ["queues", "--help"], ["workers", "--help"], ["failed", "--help"], ["failed", "requeue", "--help"], ["enqueue", "--help"]]) {

@@ -2,6 +2,8 @@
 // otherwise; another address needs a token (--web-token or $BUNWORKER_WEB_TOKEN).
 import { defineCommand } from "citty";
 import { makeKeys } from "../keys";
+import { Metrics } from "../metrics";
+import { RedisConn } from "../redis";
 import { defaultSettings } from "../settings";
 import { parseUri } from "../uri";
 import { startDashboard, TOKEN_ENV } from "../web/server";
@@ -24,9 +26,13 @@ export const webCommand = defineCommand({
     const d = defaultSettings();
     const target = parseUri(args.uri ?? d.uri, { tlsCert: args["tls-cert"] ?? "", insecureTls: args["insecure-tls"] === true });
     const token = args["web-token"] ?? process.env[TOKEN_ENV] ?? undefined;
+    const keys = makeKeys(args.namespace ?? d.namespace);
+    const conn = new RedisConn(target, d.commandTimeout * 1000, "dashboard metrics");
+    const metrics = new Metrics(conn, keys, { jobs: false });
     const server = startDashboard({
       target,
-      keys: makeKeys(args.namespace ?? d.namespace),
+      keys,
+      metrics: () => metrics.render(),
       commandTimeoutMs: d.commandTimeout * 1000,
       host: args.host ?? "127.0.0.1",
       port: count("--port", args.port, DEFAULT_WEB_PORT),
@@ -41,5 +47,6 @@ export const webCommand = defineCommand({
       process.once("SIGTERM", done);
     });
     server.stop(true);
+    conn.close();
   },
 });

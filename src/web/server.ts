@@ -7,6 +7,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Server } from "bun";
 import { bulkFailed, decodeEntry, removeEntries, requeueEntries } from "../failed-store";
+import { SettingsError } from "../errors";
 import type { Keys } from "../keys";
 import { RedisConn } from "../redis";
 import type { RedisTarget } from "../uri";
@@ -34,7 +35,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 /** Starting on a non-loopback address without a token is refused: anyone on the network could requeue and delete. */
 export function checkExposure(host: string, token: string | undefined): void {
-  if (!LOOPBACK.has(host) && !token) throw new Error(`refusing to listen on ${host} without a token: give --web-token or set $${TOKEN_ENV} (or listen on 127.0.0.1)`);
+  if (!LOOPBACK.has(host) && !token) throw new SettingsError(`refusing to listen on ${host} without a token: give --web-token or set $${TOKEN_ENV} (or listen on 127.0.0.1)`);
 }
 
 const SECURITY_HEADERS = {
