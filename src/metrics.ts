@@ -3,7 +3,7 @@
 // flight: the runner makes one call per job outcome (JobObserver.finished), and none when metrics are off.
 // At each scrape, from Redis: queue depths, workers busy and idle, the failed list, Resque's counters and the
 // Redis round-trip time. No KEYS: queues and workers come from their sets.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Gauge, Registry } from "prom-client";
 import { SettingsError } from "./errors";
 import type { Keys } from "./keys";
 import type { RedisConn } from "./redis";
@@ -16,10 +16,18 @@ export interface JobObserver {
   finished(className: string, queue: string, outcome: "ok" | "fail" | "bad", ms: number): void;
 }
 
-interface Children {
-  processed: { inc(): void };
-  failed: { inc(): void };
-  duration: { observe(v: number): void };
+/** One class's tallies: per queue processed and failed, and its duration histogram (non-cumulative buckets). */
+interface ClassTally {
+  queues: Map<string, { processed: number; failed: number }>;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+interface MetricValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
 }
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
@@ -66,29 +74,55 @@ export class Metrics {
     this.observer = opts.jobs ? this.jobMetrics() : null;
   }
 
+  /**
+   * The per-job metrics. prom-client hashes the label values on every inc() and observe() (a few µs a job at
+   * drain speed), so jobs are tallied in plain maps and numbers, and handed to prom-client's registry as
+   * metric objects that build their values at each scrape.
+   */
   private jobMetrics(): JobObserver {
-    const registers = [this.registry];
-    const processed = new Counter({ name: "bunworker_jobs_processed_total", help: "Jobs this process finished (failed ones included, as Resque counts)", labelNames: ["class", "queue"], registers });
-    const failed = new Counter({ name: "bunworker_jobs_failed_total", help: "Jobs this process failed", labelNames: ["class", "queue"], registers });
-    const duration = new Histogram({ name: "bunworker_job_duration_seconds", help: "Run time of this process's jobs", labelNames: ["class"], buckets: DURATION_BUCKETS, registers });
-    // prom-client hashes the labels on every inc(); a child per (class, queue), looked up once, does not.
-    const children = new Map<string, Children>();
+    const tallies = new Map<string, ClassTally>();
     const observer: JobObserver = {
       inFlight: 0,
       finished(className, queue, outcome, ms) {
         observer.inFlight--;
-        const key = `${className}\u0000${queue}`;
-        let ch = children.get(key);
-        if (!ch) {
-          ch = { processed: processed.labels(className, queue), failed: failed.labels(className, queue), duration: duration.labels(className) };
-          children.set(key, ch);
+        let t = tallies.get(className);
+        if (!t) {
+          t = { queues: new Map(), buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0), sum: 0, count: 0 };
+          tallies.set(className, t);
         }
-        ch.processed.inc();
-        if (outcome !== "ok") ch.failed.inc();
-        ch.duration.observe(ms / 1000);
+        let q = t.queues.get(queue);
+        if (!q) {
+          q = { processed: 0, failed: 0 };
+          t.queues.set(queue, q);
+        }
+        q.processed++;
+        if (outcome !== "ok") q.failed++;
+        const sec = ms / 1000;
+        let b = 0;
+        while (b < DURATION_BUCKETS.length && sec > (DURATION_BUCKETS[b] as number)) b++;
+        (t.buckets[b] as number)++;
+        t.sum += sec;
+        t.count++;
       },
     };
-    new Gauge({ name: "bunworker_jobs_in_flight", help: "Jobs running in this process now", registers, collect() { this.set(observer.inFlight); } });
+    const custom = (name: string, help: string, type: "counter" | "histogram", values: () => MetricValue[]) =>
+      this.registry.registerMetric({ name, help, type, aggregator: "sum", get: async () => ({ name, help, type, aggregator: "sum", values: values() }) } as unknown as Parameters<Registry["registerMetric"]>[0]);
+    const perQueue = (pick: (q: { processed: number; failed: number }) => number) => () =>
+      [...tallies].flatMap(([cls, t]) => [...t.queues].map(([queue, q]) => ({ value: pick(q), labels: { class: cls, queue } })));
+    custom("bunworker_jobs_processed_total", "Jobs this process finished (failed ones included, as Resque counts)", "counter", perQueue((q) => q.processed));
+    custom("bunworker_jobs_failed_total", "Jobs this process failed", "counter", () => perQueue((q) => q.failed)().filter((v) => v.value > 0));
+    custom("bunworker_job_duration_seconds", "Run time of this process's jobs", "histogram", () =>
+      [...tallies].flatMap(([cls, t]) => {
+        let cumulative = 0;
+        const name = "bunworker_job_duration_seconds";
+        const buckets = [...DURATION_BUCKETS, "+Inf"].map((le, i) => {
+          cumulative += t.buckets[i] as number;
+          return { value: cumulative, labels: { le, class: cls }, metricName: `${name}_bucket` };
+        });
+        return [...buckets, { value: t.sum, labels: { class: cls }, metricName: `${name}_sum` }, { value: t.count, labels: { class: cls }, metricName: `${name}_count` }];
+      }),
+    );
+    new Gauge({ name: "bunworker_jobs_in_flight", help: "Jobs running in this process now", registers: [this.registry], collect() { this.set(observer.inFlight); } });
     return observer;
   }
 

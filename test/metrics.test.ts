@@ -59,6 +59,7 @@ describe("a worker's --metrics-port", () => {
       // from the text line itself.
       expect(lastText).toMatch(/^bunworker_job_duration_seconds_count\{class="Noop"\} 5$/m);
       expect(lastText).toMatch(/^bunworker_job_duration_seconds_count\{class="Fail"\} 2$/m);
+      expect(lastText).toMatch(/^bunworker_job_duration_seconds_bucket\{le="\+Inf",class="Noop"\} 5$/m);
       expect(sample(fs, "bunworker_jobs_in_flight")?.value).toBe("0");
       expect(sample(fs, "bunworker_queue_depth", { queue: "waiting" })?.value).toBe("2");
       expect(Number(sample(fs, "bunworker_workers", { state: "idle" })?.value)).toBeGreaterThan(0);
