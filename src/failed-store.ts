@@ -14,10 +14,13 @@ const requeueScript = script("failed-requeue", failedRequeueLua, 2);
 const removeScript = script("failed-remove", failedRemoveLua, 1);
 const clearScript = script("failed-clear", failedClearLua, 1);
 
-export interface FailedEntry {
-  /** Position in the failed list when read (0 = oldest). */
+/** An entry as read: its position when read (0 = oldest) and its bytes. */
+export interface RawEntry {
   index: number;
   raw: string;
+}
+
+export interface FailedEntry extends RawEntry {
   failedAt: string;
   queue: string;
   class: string;
@@ -70,8 +73,26 @@ export function decodeEntry(index: number, raw: string): FailedEntry {
   };
 }
 
-export function matches(e: FailedEntry, f: FailedFilter): boolean {
-  return (f.queue === undefined || e.queue === f.queue) && (f.class === undefined || e.class === f.class) && (f.exception === undefined || e.exception === f.exception);
+// Names made only of these characters are written the same way by every JSON encoder (Ruby, Go, JS), so an
+// entry whose bytes do not contain the quoted name cannot match: most entries are skipped without a parse.
+const PLAIN = /^[A-Za-z0-9_:.\-]+$/;
+
+/** A test of an entry's bytes against the filter: exact (field equality), with a substring pre-check. */
+export function matcher(f: FailedFilter): (raw: string) => boolean {
+  const wanted = (["queue", "class", "exception"] as const).filter((k) => f[k] !== undefined);
+  if (!wanted.length) return () => true;
+  const needles = wanted.map((k) => f[k] as string).filter((v) => PLAIN.test(v)).map((v) => JSON.stringify(v));
+  return (raw) => {
+    for (const n of needles) if (!raw.includes(n)) return false;
+    let e: { queue?: unknown; exception?: unknown; payload?: { class?: unknown } };
+    try {
+      e = JSON.parse(raw) as typeof e;
+    } catch {
+      return false;
+    }
+    if (!e || typeof e !== "object") return false;
+    return (f.queue === undefined || e.queue === f.queue) && (f.class === undefined || e.payload?.class === f.class) && (f.exception === undefined || e.exception === f.exception);
+  };
 }
 
 export const hasFilter = (f: FailedFilter): boolean => f.queue !== undefined || f.class !== undefined || f.exception !== undefined;
@@ -85,20 +106,20 @@ const CHUNK = 1000;
  * meanwhile are not visited; an entry removed meanwhile may shift one chunk's window by one, which the scripts
  * absorb since they find entries by their bytes.
  */
-export async function* scanFailed(c: RedisClient, keys: Keys, opts: { newestFirst?: boolean; from?: number; to?: number } = {}): AsyncGenerator<FailedEntry[]> {
+export async function* scanFailed(c: RedisClient, keys: Keys, opts: { newestFirst?: boolean; from?: number; to?: number } = {}): AsyncGenerator<RawEntry[]> {
   const total = opts.to ?? (await failedCount(c, keys));
   const from = opts.from ?? 0;
   if (opts.newestFirst) {
     for (let end = total; end > from; end -= CHUNK) {
       const start = Math.max(from, end - CHUNK);
       const raws = (await c.send("LRANGE", [keys.failed, String(start), String(end - 1)])) as string[];
-      yield raws.map((r, i) => decodeEntry(start + i, r)).reverse();
+      yield raws.map((raw, i) => ({ index: start + i, raw })).reverse();
     }
   } else {
     for (let start = from; start < total; start += CHUNK) {
       const end = Math.min(total, start + CHUNK);
       const raws = (await c.send("LRANGE", [keys.failed, String(start), String(end - 1)])) as string[];
-      yield raws.map((r, i) => decodeEntry(start + i, r));
+      yield raws.map((raw, i) => ({ index: start + i, raw }));
     }
   }
 }
@@ -121,11 +142,12 @@ export async function failedPage(c: RedisClient, keys: Keys, filter: FailedFilte
     return { total, matching: total, entries: raws.map((r, i) => decodeEntry(start + i, r)).reverse() };
   }
   const entries: FailedEntry[] = [];
+  const test = matcher(filter);
   let matching = 0;
   for await (const chunk of scanFailed(c, keys, { newestFirst: true, to: total })) {
     for (const e of chunk) {
-      if (!matches(e, filter)) continue;
-      if (matching >= offset && entries.length < limit) entries.push(e);
+      if (!test(e.raw)) continue;
+      if (matching >= offset && entries.length < limit) entries.push(decodeEntry(e.index, e.raw));
       matching++;
     }
   }
@@ -170,7 +192,7 @@ const BATCH = 200;
 type Progress = (done: number, total: number) => void;
 
 /** Requeue these entries (Failure.requeue each) in the order given, BATCH per script call. */
-export async function requeueEntries(c: RedisClient, keys: Keys, entries: readonly FailedEntry[], now: Date, progress?: Progress): Promise<BulkResult> {
+export async function requeueEntries(c: RedisClient, keys: Keys, entries: readonly RawEntry[], now: Date, progress?: Progress): Promise<BulkResult> {
   const r: BulkResult = { done: 0, missing: 0, unreadable: 0 };
   let shift = 0;
   for (let i = 0; i < entries.length; i += BATCH) {
@@ -195,7 +217,7 @@ export async function requeueEntries(c: RedisClient, keys: Keys, entries: readon
 }
 
 /** Remove these entries (Failure.remove each), highest index first, BATCH per script call. */
-export async function removeEntries(c: RedisClient, keys: Keys, entries: readonly FailedEntry[], progress?: Progress): Promise<BulkResult> {
+export async function removeEntries(c: RedisClient, keys: Keys, entries: readonly RawEntry[], progress?: Progress): Promise<BulkResult> {
   const r: BulkResult = { done: 0, missing: 0, unreadable: 0 };
   const sorted = [...entries].sort((a, b) => b.index - a.index);
   let shift = 0;
@@ -211,12 +233,13 @@ export async function removeEntries(c: RedisClient, keys: Keys, entries: readonl
 }
 
 /** Every entry matching the filter, read newest chunk first (see bulkFailed), oldest first in the result. */
-export async function matchingEntries(c: RedisClient, keys: Keys, filter: FailedFilter, progress?: Progress): Promise<FailedEntry[]> {
+export async function matchingEntries(c: RedisClient, keys: Keys, filter: FailedFilter, progress?: Progress): Promise<RawEntry[]> {
   const total = await failedCount(c, keys);
-  const picked: FailedEntry[] = [];
+  const picked: RawEntry[] = [];
+  const test = matcher(filter);
   let seen = 0;
   for await (const chunk of scanFailed(c, keys, { newestFirst: true, to: total })) {
-    for (const e of chunk) if (matches(e, filter)) picked.push(e);
+    for (const e of chunk) if (test(e.raw)) picked.push(e);
     seen += chunk.length;
     progress?.(seen, total);
   }

@@ -3,7 +3,7 @@
 // counts reported are what happened.
 import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { bulkFailed, removeEntries, requeueEntries, decodeEntry } from "../src/failed-store";
+import { bulkFailed, decodeEntry, matcher, removeEntries, requeueEntries } from "../src/failed-store";
 import { makeKeys, type Keys } from "../src/keys";
 import { client, isolate } from "./helpers/redis";
 import { mulberry32 as seeded } from "./helpers/seeded";
@@ -119,5 +119,18 @@ describe("bulk requeue and remove under concurrent writers", () => {
     const entries = ((await c.send("LRANGE", [keys.failed, "0", "-1"])) as string[]).map((r, i) => decodeEntry(i, r));
     await expect(requeueEntries(c, keys, entries, new Date())).rejects.toThrow(/queue:q is a string/);
     expect(((await c.send("LRANGE", [keys.failed, "0", "-1"])) as string[]).some((e) => e.includes("retried_at"))).toBe(false);
+  });
+});
+
+describe("filters", () => {
+  test("exact field equality; a name any encoder may escape (Go writes < as \\u003c) is still found", () => {
+    const go = '{"failed_at":"x","payload":{"class":"\\u003cimg\\u003e","args":[]},"exception":"Error","error":"e","backtrace":null,"worker":"w","queue":"q3"}';
+    expect(matcher({ class: "<img>" })(go)).toBe(true);
+    expect(matcher({ queue: "q3" })(go)).toBe(true);
+    expect(matcher({ queue: "q" })(go)).toBe(false);
+    expect(matcher({ exception: "Error", queue: "q30" })(go)).toBe(false);
+    expect(matcher({ class: "q3" })(go)).toBe(false); // the name appears, but not as the class
+    expect(matcher({ queue: "q3" })("not json \"q3\"")).toBe(false);
+    expect(matcher({})("anything")).toBe(true);
   });
 });
