@@ -34,10 +34,10 @@ header nav a{color:#cfd8e3;margin-right:1em;text-decoration:none}header nav a.he
 .live{margin-left:auto}.ro{background:#b58900;padding:0 .5em;border-radius:3px}
 main{padding:1em 1.5em}table{border-collapse:collapse;width:100%;background:#fff;margin:.5em 0}
 th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #e3e3e3;vertical-align:top}
-td.num{text-align:right;font-variant-numeric:tabular-nums}.dead{color:#b00;font-weight:600}
+th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}.dead{color:#b00;font-weight:600}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{background:#fff;border:1px solid #e3e3e3;padding:.6em 1em;min-width:8em}
 .card b{display:block;font-size:1.6em}.chart{margin:.5em 0;background:#fff;border:1px solid #e3e3e3;padding:.5em}
-.chart svg{width:100%;height:120px}.chart rect{fill:#4a90d9}.chart.failed rect{fill:#d9534f}.chart text{font-size:10px;fill:#666}
+.chart svg{width:100%;height:120px}.chart rect{fill:#4a90d9}.chart.failed rect{fill:#d9534f}.axis{display:flex;justify-content:space-between;font-size:11px;color:#666}
 form.act{display:inline}button{cursor:pointer}button.danger{color:#b00}pre{white-space:pre-wrap;margin:.3em 0;font-size:12px}
 .pager a{margin:0 .5em}.filters input{width:10em}.msg{background:#e7f3e7;border:1px solid #9c9;padding:.4em .8em}
 `;

@@ -66,7 +66,7 @@ export function chart(title: string, points: MinutePoint[], pick: (p: MinutePoin
     })
     .join("");
   const total = Math.round(values.reduce((a, b) => a + b, 0));
-  return `<figure class="chart ${cls}"><figcaption>${esc(title)}: ${total} in the last hour, peak ${Math.round(max === 1 && !values.some((v) => v >= 1) ? 0 : max)}/min</figcaption><svg viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(title)}">${bars}<text x="2" y="12">${Math.round(max)}/min</text></svg></figure>`;
+  return `<figure class="chart ${cls}"><figcaption>${esc(title)}: ${total} in the last hour, peak ${Math.round(max === 1 && !values.some((v) => v >= 1) ? 0 : max)}/min</figcaption><svg viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" role="img" aria-label="${esc(title)}">${bars}</svg><div class="axis"><span>60 min ago</span><span>now</span></div></figure>`;
 }
 
 export function table(head: string[], rows: string[][], cls = ""): string {
