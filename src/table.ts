@@ -47,10 +47,31 @@ export function renderTable(columns: Column[], rows: string[][], width = WIDTH):
   return [line(columns.map((c) => c.title)), ...cells.map(line)].join("\n");
 }
 
-/** "key  value" lines, values cut to fit the width. */
-export function renderPairs(pairs: [string, string][], width = WIDTH): string {
+/** Lines of at most `width` columns: long lines are broken (not cut), continuations indented by `indent`. */
+export function hardWrap(text: string, width: number, indent: number): string[] {
+  const out: string[] = [];
+  let rest = text;
+  let first = true;
+  while (first || rest.length) {
+    const room = first ? width : width - indent;
+    out.push((first ? "" : " ".repeat(indent)) + rest.slice(0, room));
+    rest = rest.slice(room);
+    first = false;
+  }
+  return out;
+}
+
+/** "key  value" lines within the width: values cut to one line, or with `full`, broken over several. */
+export function renderPairs(pairs: [string, string][], width = WIDTH, full = false): string {
   const w = Math.max(...pairs.map(([k]) => k.length));
-  return pairs.map(([k, v]) => `${k.padEnd(w)}  ${cut(printable(v), width - w - 2)}`).join("\n");
+  return pairs
+    .map(([k, v]) => {
+      const value = printable(v);
+      if (!full) return `${k.padEnd(w)}  ${cut(value, width - w - 2)}`;
+      const [head = "", ...more] = hardWrap(value, width - w - 2, 0);
+      return [`${k.padEnd(w)}  ${head}`, ...more.map((l) => `${" ".repeat(w + 2)}${l}`)].join("\n");
+    })
+    .join("\n");
 }
 
 /** Seconds as "45s", "12m", "3h", "2d". */

@@ -135,6 +135,12 @@ describe("failed", () => {
     expect(e.error).toBe('boom: ["from raw rpush"] ünïcödé');
     expect(e.raw).toBe(RUBY_FAILURE);
     expect((await cli(["failed", "show", "5"])).code).toBe(1);
+    // On a terminal: every line within 80 columns, long messages and frames broken, not cut.
+    await seedFailed([RUBY_FAILURE.replace('"error":"boom', `"error":"${"long ".repeat(40)}boom`).replace("resque_client.rb:70", `${"deep/".repeat(30)}x.rb:1`)]);
+    const out = await tty(["failed", "show", "1"]);
+    for (const line of out.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+    expect(out.replace(/\n\s*/g, "")).toContain(`${"deep/".repeat(30)}x.rb:1`);
+    expect(out).toContain("boom");
   });
 
   test("requeue N: retried_at appended in Resque's format, entry stays, {class,args} pushed with bytes kept, extra keys dropped", async () => {

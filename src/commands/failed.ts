@@ -4,7 +4,7 @@
 import { defineCommand } from "citty";
 import { SettingsError } from "../errors";
 import { bulkFailed, clearFailed, failedAtIndex, failedPage, hasFilter, removeEntries, requeueEntries, type BulkResult, type FailedEntry, type FailedFilter } from "../failed-store";
-import { renderPairs, renderTable } from "../table";
+import { hardWrap, printable, renderPairs, renderTable, WIDTH } from "../table";
 import { connect, count, helpArg, jsonArg, print, printJson, progress, redisArgs, wantsJson, type Flags, type Session } from "./common";
 
 const filterArgs = {
@@ -65,7 +65,8 @@ const show = defineCommand({
       if (wantsJson(args)) return printJson({ ...summary(e), backtrace: e.backtrace, raw: e.raw });
       const pairs: [string, string][] = [["index", String(e.index)], ["failed_at", e.failedAt], ["queue", e.queue], ["class", e.class], ["args", e.args], ["exception", e.exception], ["error", e.error], ["worker", e.worker]];
       if (e.retriedAt) pairs.push(["retried_at", e.retriedAt]);
-      print(`${renderPairs(pairs)}\nbacktrace:\n${e.backtrace.map((b) => `  ${b}`).join("\n") || "  (none)"}`);
+      const trace = e.backtrace.flatMap((b) => hardWrap(`  ${printable(b)}`, WIDTH, 4));
+      print(`${renderPairs(pairs, WIDTH, true)}\nbacktrace:\n${trace.join("\n") || "  (none)"}`);
     }),
 });
 
