@@ -5,7 +5,8 @@ import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { bulkFailed, decodeEntry, matcher, removeEntries, requeueEntries } from "../src/failed-store";
 import { makeKeys, type Keys } from "../src/keys";
-import { client, isolate } from "./helpers/redis";
+import { client, isolate, REDIS_URL } from "./helpers/redis";
+import { MAIN_WORKER } from "./helpers/worker-process";
 import { mulberry32 as seeded } from "./helpers/seeded";
 
 let c: RedisClient;
@@ -120,6 +121,26 @@ describe("bulk requeue and remove under concurrent writers", () => {
     await expect(requeueEntries(c, keys, entries, new Date())).rejects.toThrow(/queue:q is a string/);
     expect(((await c.send("LRANGE", [keys.failed, "0", "-1"])) as string[]).some((e) => e.includes("retried_at"))).toBe(false);
   });
+});
+
+describe("an operator killed mid-way", () => {
+  test("SIGKILL during requeue --all: every entry is either retried with its job pushed, or untouched", async () => {
+    await seed(100_000);
+    const p = Bun.spawn([process.execPath, MAIN_WORKER, "failed", "requeue", "--all", `--namespace=${keys.ns}`, `--uri=${REDIS_URL}`], { stdout: "ignore", stderr: "ignore" });
+    // Polled without backoff (waitFor's grows to 100 ms) so that the kill lands while calls remain.
+    const deadline = Date.now() + 30_000;
+    while (((await c.send("LLEN", [keys.queue("q")])) as number) === 0) if (Date.now() > deadline) throw new Error("no job was requeued within 30 s");
+    p.kill("SIGKILL");
+    await p.exited;
+    const list = (await c.send("LRANGE", [keys.failed, "0", "-1"])) as string[];
+    const retried = list.filter((e) => e.includes('"retried_at"'));
+    const jobs = (await c.send("LRANGE", [keys.queue("q"), "0", "-1"])) as string[];
+    expect(list).toHaveLength(100_000);
+    expect(jobs.length).toBe(retried.length);
+    expect(retried.length).toBeLessThan(100_000);
+    // The jobs pushed are exactly those of the retried entries, in order.
+    expect(jobs).toEqual(retried.map((e) => `{"class":${/"class":("[^"]*")/.exec(e)?.[1]},"args":${/"args":(\[[^\]]*\])/.exec(e)?.[1]}}`));
+  }, 60_000);
 });
 
 describe("filters", () => {
