@@ -5,10 +5,10 @@
 //    beat with the Redis clock and our liveness identity, and returns everyone's beats for the reaper;
 // 3. unregistration is part of release-5.lua, so it happens together with handing jobs back.
 import type { WorkerContext } from "./context";
+import { recordMinute } from "./history";
 import { encodeIdentity, type Identity } from "./identity";
 import { Periodic } from "./periodic";
 import type { RedisConn } from "./redis";
-import { recordMinute } from "./history";
 import { heartbeatAt, startedAt } from "./resque-time";
 import { heartbeat, type HeartbeatResult } from "./scripts";
 

@@ -54,10 +54,18 @@ describe("recordMinute (history-3.lua)", () => {
     expect(fields).toContain(nowMin);
   });
 
-  test("a wrong-type key: BadKeyError, nothing written", async () => {
+  test("a wrong-type key: BadKeyError, nothing written; the overview still answers, saying why it has no charts", async () => {
     await c.send("SET", [keys.history, "oops"]);
     await expect(recordMinute(c, keys)).rejects.toBeInstanceOf(BadKeyError);
     expect(await c.send("GET", [keys.history])).toBe("oops");
+    const dash = startDashboard({ target: parseUri(REDIS_URL, { tlsCert: "", insecureTls: false }), keys, commandTimeoutMs: 5000, host: "127.0.0.1", port: 0, readOnly: true, deadAfter: 300 });
+    try {
+      const r = await fetch(dash.url.href);
+      expect(r.status).toBe(200);
+      expect(await r.text()).toContain("per-minute history unavailable");
+    } finally {
+      dash.stop(true);
+    }
   });
 });
 

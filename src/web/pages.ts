@@ -2,7 +2,7 @@
 // returns the HTML of <main>; server.ts wraps it in the layout, or sends it alone for a live refresh.
 import type { RedisClient } from "bun";
 import { failedPage, hasFilter, type FailedFilter } from "../failed-store";
-import { readHistory, recordMinute } from "../history";
+import { perMinute, readHistory, recordMinute } from "../history";
 import type { Keys } from "../keys";
 import { queueRows, redisNowMs, resqueInfo, workerRows } from "../resque-data";
 import { age } from "../table";
@@ -20,6 +20,8 @@ export interface PageInput {
 
 const PAGE_SIZE = 50;
 
+const readHistoryEmpty = (now: number) => perMinute({}, now);
+
 function pageNo(url: URL): number {
   const n = Number(url.searchParams.get("page") ?? "1");
   return Number.isInteger(n) && n >= 1 ? n : 1;
@@ -30,13 +32,18 @@ const link = (ctx: PageContext, path: string, text: string) => `<a href="${esc(c
 export async function overview({ c, keys, ctx, server, deadAfter }: PageInput): Promise<string> {
   await recordMinute(c, keys).catch(() => 0);
   const [info, queues, workers, now] = await Promise.all([resqueInfo(c, keys, server), queueRows(c, keys), workerRows(c, keys, deadAfter), redisNowMs(c)]);
-  const history = await readHistory(c, keys, now);
+  // A broken history key (wrong type) costs the charts, not the page.
+  let historyError = "";
+  const history = await readHistory(c, keys, now).catch((e: unknown) => {
+    historyError = `per-minute history unavailable: ${(e as Error).message}`;
+    return readHistoryEmpty(now);
+  });
   const card = (label: string, v: number, href?: string) => `<div class="card">${href ? link(ctx, href, label) : esc(label)}<b>${esc(v)}</b></div>`;
   const busy = workers.filter((w) => w.state === "working").length;
   const dead = workers.filter((w) => w.dead).length;
   const top = [...queues].sort((a, b) => b.size - a.size).slice(0, 15);
   return `<h1>Overview</h1><div class="cards">${card("pending", info.pending, "/queues")}${card("processed", info.processed)}${card("failed", info.failed, "/failed")}${card("queues", info.queues, "/queues")}${card("busy workers", busy, "/workers")}${card("idle workers", workers.length - busy, "/workers")}${dead ? card("dead workers", dead, "/workers") : ""}</div>
-${chart("Processed per minute", history, (p) => p.processed, "processed")}${chart("Failed per minute", history, (p) => p.failed, "failed")}
+${historyError ? `<p class="msg">${esc(historyError)}</p>` : ""}${chart("Processed per minute", history, (p) => p.processed, "processed")}${chart("Failed per minute", history, (p) => p.failed, "failed")}
 <h2>Deepest queues</h2>${table(["queue", "size", "oldest"], top.map((q) => [tdHtml(link(ctx, `/queues/${encodeURIComponent(q.name)}`, q.name)), td(q.size, "num"), td(age(q.oldestAge), "num")]))}
 <p class="note">${esc(server)} · ${esc(info.environment)}</p>`;
 }
