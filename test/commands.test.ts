@@ -236,7 +236,7 @@ describe("web", () => {
 
 describe("help", () => {
   test("the worker's and every subcommand's help: no colour codes when piped, every line within 80 columns", async () => {
-    for (const args of [["--help"], ["info", "--help"], ["queues", "--help"], ["workers", "--help"], ["failed", "--help"], ["failed", "requeue", "--help"], ["enqueue", "--help"]]) {
+    for (const args of [["--help"], ["info", "--help"], ["queues", "--help"], ["workers", "--help"], ["failed", "--help"], ["failed", "requeue", "--help"], ["failed", "list", "--help"], ["enqueue", "--help"], ["web", "--help"]]) {
       const r = await cli(args);
       expect(r.code).toBe(0);
       expect(r.out).not.toContain("\u001b[");
