@@ -200,6 +200,9 @@ describe("enqueue", () => {
     expect(await c.send("LRANGE", [`${ns}queue:mail`, "0", "-1"])).toEqual(['{"class":"Mailer","args":[1,18446744073709551616,{"a":1.0},"x y"]}']);
     expect(await c.send("SMEMBERS", [`${ns}queues`])).toEqual(["mail"]);
     await cli(["enqueue", "mail", "NoArgs"]);
+    const shown = await tty(["enqueue", "mail", "Long", JSON.stringify(["x".repeat(200)])]);
+    for (const line of shown.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+    expect(shown).toContain("enqueued to mail:");
     expect(await c.send("LINDEX", [`${ns}queue:mail`, "1"])).toBe('{"class":"NoArgs","args":[]}');
   });
 

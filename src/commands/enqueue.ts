@@ -3,6 +3,7 @@
 import { defineCommand } from "citty";
 import { SettingsError } from "../errors";
 import { compactJson } from "../raw-json";
+import { hardWrap, printable, WIDTH } from "../table";
 import { connect, helpArg, jsonArg, print, printJson, redisArgs, wantsJson } from "./common";
 
 export function enqueuePayload(cls: string, argsJson: string | undefined): string {
@@ -36,7 +37,7 @@ export const enqueueCommand = defineCommand({
     try {
       await Promise.all([s.client.send("SADD", [s.keys.queues, args.queue]), s.client.send("RPUSH", [s.keys.queue(args.queue), payload])]);
       if (wantsJson(args)) return print(`{"queue":${JSON.stringify(args.queue)},"payload":${payload}}`);
-      print(`enqueued to ${args.queue}: ${payload}`);
+      print([`enqueued to ${printable(args.queue)}:`, ...hardWrap(printable(payload), WIDTH - 2, 0).map((l) => `  ${l}`)].join("\n"));
     } finally {
       s.close();
     }
