@@ -37,7 +37,7 @@ const args = {
   "log-format": str("pretty (default) or json (one object per line)", "format"),
   web: str("also serve the dashboard on [HOST:]PORT; 127.0.0.1 unless a host is given, and any other host needs --web-token", "[host:]port"),
   "web-token": str("token the dashboard requires (default $BUNWORKER_WEB_TOKEN)", "token"),
-  "metrics-port": str("serve Prometheus metrics at /metrics on [HOST:]PORT (127.0.0.1 unless a host is given)", "[host:]port"),
+  "metrics-port": str("serve Prometheus metrics at /metrics on [HOST:]PORT (127.0.0.1 unless a host is given); with --processes=N, child n on PORT+n-1", "[host:]port"),
   "list-jobs": { type: "boolean" as const, description: "print the registered job classes and exit" },
   version: { type: "boolean" as const, description: "print the version and exit" },
   help: { type: "boolean" as const, description: "show this help", alias: "h" },

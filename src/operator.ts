@@ -1,13 +1,14 @@
 // A worker's operator side (#18): `--web=[HOST:]PORT` serves the dashboard beside the worker and
 // `--metrics-port=[HOST:]PORT` serves /metrics with this process's job metrics. Both listen on 127.0.0.1
 // unless a host is given. With --processes > 1 the supervisor serves the dashboard (it needs nothing of the
-// children) and --metrics-port is refused: the children would compete for one port.
+// children) and child N serves its metrics on the port + N - 1 (its number comes from the supervisor).
 import type { Server } from "bun";
 import type { OperatorFlags } from "./cli";
 import type { Config } from "./config";
 import { SettingsError } from "./errors";
 import { Metrics, parseListen, type JobObserver } from "./metrics";
 import { RedisConn } from "./redis";
+import { CHILD_ENV } from "./supervisor";
 import { startDashboard, TOKEN_ENV } from "./web/server";
 
 export interface OperatorSide {
@@ -22,8 +23,8 @@ export function checkOperatorFlags(flags: OperatorFlags | undefined, processes: 
   if (!flags) return;
   if (flags.web !== undefined) parseListen("--web", flags.web);
   if (flags.metricsPort !== undefined) {
-    parseListen("--metrics-port", flags.metricsPort);
-    if (processes > 1) throw new SettingsError("--metrics-port needs --processes=1: run one worker process per metrics port");
+    const { port } = parseListen("--metrics-port", flags.metricsPort);
+    if (port > 0 && port + processes - 1 > 65535) throw new SettingsError(`--metrics-port ${port} leaves no port for each of ${processes} processes (up to ${port + processes - 1})`);
   }
 }
 
@@ -44,7 +45,10 @@ export function startOperatorSide(config: Config, flags: OperatorFlags | undefin
       config.log.info(`dashboard on ${s.url.href}`);
     }
     if (flags.metricsPort !== undefined && role.metrics) {
-      const { host, port } = parseListen("--metrics-port", flags.metricsPort);
+      const listen = parseListen("--metrics-port", flags.metricsPort);
+      const child = Number(process.env[CHILD_ENV] || "1");
+      const { host } = listen;
+      const port = listen.port === 0 ? 0 : listen.port + (Number.isInteger(child) && child > 0 ? child - 1 : 0);
       const conn = new RedisConn(config.target, config.commandTimeoutMs, "metrics");
       conns.push(conn);
       const metrics = new Metrics(conn, config.keys, { jobs: true });

@@ -72,14 +72,32 @@ describe("a worker's --metrics-port", () => {
     }
   }, 30_000);
 
-  test("bad values and --processes > 1 are refused: one line, the usage line, status 2", async () => {
-    for (const args of [["--metrics-port=abc"], ["--metrics-port=99999"], ["--metrics-port=9400", "--processes=2"], ["--web=x:y"]]) {
+  test("bad values, and a port with no room for every process, are refused: one line, the usage line, status 2", async () => {
+    for (const args of [["--metrics-port=abc"], ["--metrics-port=99999"], ["--metrics-port=65535", "--processes=2"], ["--web=x:y"]]) {
       const p = Bun.spawn([process.execPath, MAIN_WORKER, "--queues=m", ...args], { stdout: "pipe", stderr: "pipe" });
       const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
       expect(code).toBe(2);
       expect(err).toMatch(/^bunworker: --(metrics-port|web)[^\n]*\nusage: /);
     }
   });
+
+  test("with --processes=2 each child serves its own jobs' metrics, on the port and the port + 1", async () => {
+    const port = await freePort();
+    await c.send("RPUSH", [`${ns}queue:p`, ...Array.from({ length: 40 }, () => '{"class":"Noop","args":[]}')]);
+    const w = spawnWorker(["--queues=p", `--namespace=${ns}`, `--uri=${REDIS_URL}`, `--metrics-port=${port}`, "--processes=2"]);
+    try {
+      await waitFor(async () => (await c.send("GET", [`${ns}stat:processed`])) === "40", 20_000, "40 jobs processed");
+      const count = async (p: number) => Number(sample(await scrape(`http://127.0.0.1:${p}/metrics`), "bunworker_jobs_processed_total", { class: "Noop" })?.value ?? 0);
+      const total = await waitFor(async () => {
+        const [a, b] = await Promise.all([count(port), count(port + 1)]);
+        return a + b === 40 ? [a, b] : null;
+      }, 10_000, "both children's metrics to add up to 40");
+      expect(total).toHaveLength(2);
+    } finally {
+      w.signal("SIGTERM");
+      await w.exited;
+    }
+  }, 40_000);
 
   test("--web on a worker serves the dashboard on 127.0.0.1", async () => {
     const port = await freePort();
