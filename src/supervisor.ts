@@ -1,8 +1,8 @@
 // --processes N|auto (issue #5): every core gets a worker process. The supervisor
-// 1. starts N children running this same program with BUNWORKER_CHILD=<its number, 1..N> (so they never supervise), the Redis
-//    URI in their environment rather than their argv (which `ps` shows to every user), and stdin a pipe it
-//    never writes to: when the supervisor dies, even by KILL, the kernel closes it and every child stops
-//    gracefully (signals.ts) instead of running on as an orphan;
+// 1. starts N children running this same program with BUNWORKER_CHILD=<the child's number, 1..N> (so they
+//    never supervise), the Redis URI in their environment rather than their argv (which `ps` shows to every
+//    user), and stdin a pipe it never writes to: when the supervisor dies, even by KILL, the kernel closes
+//    it and every child stops gracefully (signals.ts) instead of running on as an orphan;
 // 2. forwards TERM, INT, QUIT, USR2 and CONT to every child;
 // 3. restarts a child that exits on its own, with backoff (1 s doubling to 30 s, reset after a minute up);
 // 4. exits 0 when a stop signal was forwarded and every child has exited.
