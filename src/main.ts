@@ -9,7 +9,7 @@
 // In the command-line mode any failure after that is one line `bunworker: <message>` and exit status 1, as
 // for a program that calls work() at top level without try/catch.
 import { helpText, parseCommandLine, USAGE, withoutFlag, type OperatorFlags } from "./cli";
-import { isSubcommand, runSubcommand } from "./commands/dispatch";
+import { isSubcommand } from "./commands/names";
 import { resolveConfig, type Config } from "./config";
 import { Launcher, type StopMode } from "./launcher";
 import { checkOperatorFlags, startOperatorSide } from "./operator";
@@ -51,6 +51,7 @@ function oneLine(e: unknown): string {
 export async function runCommandLine(program: Program): Promise<void> {
   // `bunworker info|queues|workers|failed|enqueue|web ...`: operator commands; flags alone are the worker.
   if (isSubcommand(program.argv.slice(2))) {
+    const { runSubcommand } = await import("./commands/dispatch");
     const code = await runSubcommand(program.argv.slice(2));
     if (code !== 0) process.exit(code);
     return;
@@ -92,7 +93,7 @@ async function launchOrSupervise(config: Config, program: Program, children: Chi
   const supervised = Boolean(process.env[CHILD_ENV]);
   if (config.processes > 1 && !supervised) {
     setProcline(supervisorTitle(config));
-    const side = startOperatorSide(config, operator, { dashboard: true, metrics: false });
+    const side = await startOperatorSide(config, operator, { dashboard: true, metrics: false });
     try {
       const code = await supervise(config.processes, children, config.log, { exitOnComplete: config.exitOnComplete });
       if (code !== 0) throw new Error(`supervisor exited with status ${code}`);
@@ -109,7 +110,7 @@ async function launchOrSupervise(config: Config, program: Program, children: Chi
 class StoppedBeforeStart extends Error {}
 
 async function launch(config: Config, program: Program, supervised: boolean, operator?: OperatorFlags): Promise<void> {
-  const side = startOperatorSide(config, operator, { dashboard: true, metrics: true });
+  const side = await startOperatorSide(config, operator, { dashboard: true, metrics: true });
   const launcher = new Launcher(config, program.registry, side.observer);
   const starting = new AbortController();
   const target: Stoppable = {

@@ -4,7 +4,6 @@
 // At each scrape, from Redis: queue depths, workers busy and idle, the failed list, Resque's counters and the
 // Redis round-trip time. No KEYS: queues and workers come from their sets.
 import { Gauge, Registry } from "prom-client";
-import { SettingsError } from "./errors";
 import type { Keys } from "./keys";
 import type { RedisConn } from "./redis";
 import { mget, smembers } from "./resque-data";
@@ -129,12 +128,4 @@ export class Metrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
-}
-
-/** "9394" -> 127.0.0.1:9394; "0.0.0.0:9394" or "[::]:9394" -> that address. Loopback unless told otherwise. */
-export function parseListen(flag: string, v: string): { host: string; port: number } {
-  const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(v.trim());
-  const port = Number(m?.[2]);
-  if (!m || port > 65535) throw new SettingsError(`${flag} must be PORT or HOST:PORT, got "${v}"`);
-  return { host: m[1] || "127.0.0.1", port };
 }

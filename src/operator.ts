@@ -6,10 +6,17 @@ import type { Server } from "bun";
 import type { OperatorFlags } from "./cli";
 import type { Config } from "./config";
 import { SettingsError } from "./errors";
-import { Metrics, parseListen, type JobObserver } from "./metrics";
+import type { JobObserver } from "./metrics";
 import { RedisConn } from "./redis";
 import { CHILD_ENV } from "./supervisor";
-import { startDashboard, TOKEN_ENV } from "./web/server";
+
+/** "9394" -> 127.0.0.1:9394; "0.0.0.0:9394" or "[::]:9394" -> that address. Loopback unless told otherwise. */
+export function parseListen(flag: string, v: string): { host: string; port: number } {
+  const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(v.trim());
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new SettingsError(`${flag} must be PORT or HOST:PORT, got "${v}"`);
+  return { host: m[1] || "127.0.0.1", port };
+}
 
 export interface OperatorSide {
   observer: JobObserver | null;
@@ -28,8 +35,10 @@ export function checkOperatorFlags(flags: OperatorFlags | undefined, processes: 
   }
 }
 
-export function startOperatorSide(config: Config, flags: OperatorFlags | undefined, role: { dashboard: boolean; metrics: boolean }): OperatorSide {
+/** Starts what the flags ask for; the dashboard and prom-client are loaded only then (a worker without them stays lean). */
+export async function startOperatorSide(config: Config, flags: OperatorFlags | undefined, role: { dashboard: boolean; metrics: boolean }): Promise<OperatorSide> {
   if (!flags || (!flags.web && !flags.metricsPort)) return NONE;
+  const { Metrics } = await import("./metrics");
   const servers: Server<undefined>[] = [];
   const conns: RedisConn[] = [];
   let observer: JobObserver | null = null;
@@ -39,6 +48,7 @@ export function startOperatorSide(config: Config, flags: OperatorFlags | undefin
       const conn = new RedisConn(config.target, config.commandTimeoutMs, "dashboard metrics");
       conns.push(conn);
       const fleet = new Metrics(conn, config.keys, { jobs: false });
+      const { startDashboard, TOKEN_ENV } = await import("./web/server");
       const token = flags.webToken ?? process.env[TOKEN_ENV];
       const s = startDashboard({ target: config.target, keys: config.keys, commandTimeoutMs: config.commandTimeoutMs, host, port, token: token || undefined, readOnly: false, deadAfter: 300, metrics: () => fleet.render() });
       servers.push(s);

@@ -4,6 +4,8 @@ import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { MAIN_WORKER } from "./helpers/worker-process";
 import { isolate, REDIS_URL } from "./helpers/redis";
+import { SUBCOMMANDS } from "../src/commands/dispatch";
+import { SUBCOMMAND_NAMES } from "../src/commands/names";
 
 let c: RedisClient;
 let ns: string;
@@ -235,6 +237,10 @@ describe("web", () => {
       expect(await p.exited).toBe(0);
     }
   });
+});
+
+test("the names the worker checks first are exactly the commands", () => {
+  expect(Object.keys(SUBCOMMANDS).sort()).toEqual([...SUBCOMMAND_NAMES].sort());
 });
 
 describe("help", () => {

@@ -14,8 +14,6 @@ import { workersCommand } from "./workers";
 
 type AnyCommand = CommandDef<ArgsDef>;
 
-const extra: Record<string, AnyCommand> = {};
-
 export const SUBCOMMANDS: Record<string, AnyCommand> = {
   info: infoCommand as AnyCommand,
   queues: queuesCommand as AnyCommand,
@@ -24,18 +22,6 @@ export const SUBCOMMANDS: Record<string, AnyCommand> = {
   enqueue: enqueueCommand as AnyCommand,
   web: webCommand as AnyCommand,
 };
-
-/** Adds a subcommand defined elsewhere (web, which needs the dashboard). */
-export function addSubcommand(name: string, cmd: AnyCommand): void {
-  extra[name] = cmd;
-}
-
-const all = (): Record<string, AnyCommand> => ({ ...SUBCOMMANDS, ...extra });
-
-export function isSubcommand(argv: readonly string[]): boolean {
-  const first = argv[0];
-  return first !== undefined && Object.hasOwn(all(), first);
-}
 
 const meta = (c: AnyCommand) => c.meta as { name: string; description: string };
 const defs = (c: AnyCommand) => (c.args ?? {}) as ArgsDef;
@@ -79,7 +65,7 @@ function groupHelp(path: string, c: AnyCommand): string {
 /** Runs the subcommand named by argv[0]; returns the exit status (0 ok, 1 failed, 2 bad usage). */
 export async function runSubcommand(argv: readonly string[]): Promise<number> {
   let path = argv[0] as string;
-  let cmd = all()[path] as AnyCommand;
+  let cmd = SUBCOMMANDS[path] as AnyCommand;
   let rest = argv.slice(1);
   const fail = (e: unknown, usage: boolean): number => {
     const msg = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
