@@ -85,6 +85,12 @@ describe("queues", () => {
     expect(json<unknown[]>(piped.out)).toHaveLength(1200);
   });
 
+  test("an unreachable Redis: one line naming it, status 1", async () => {
+    const r = await cli(["queues", "--uri=redis://127.0.0.1:1/"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^bunworker queues: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/: [^\n]+\n$/);
+  });
+
   test("--sort refuses other values with the usage line and status 2", async () => {
     const r = await cli(["queues", "--sort=age"]);
     expect(r.code).toBe(2);

@@ -37,7 +37,13 @@ export async function connect(flags: Flags, env: Record<string, string | undefin
   const namespace = typeof flags.namespace === "string" ? flags.namespace : d.namespace;
   const target = parseUri(uri, { tlsCert: typeof flags["tls-cert"] === "string" ? flags["tls-cert"] : "", insecureTls: flags["insecure-tls"] === true });
   const conn = new RedisConn(target, d.commandTimeout * 1000, "bunworker");
-  const client = await conn.ready();
+  let client: RedisClient;
+  try {
+    client = await conn.ready();
+  } catch (e) {
+    conn.close();
+    throw new Error(`cannot reach Redis at ${target.display}: ${(e as Error).message}`);
+  }
   return { client, keys: makeKeys(namespace), display: target.display, close: () => conn.close() };
 }
 
