@@ -192,6 +192,16 @@ describe("failed", () => {
     expect(await c.send("EXISTS", [`${ns}failed`])).toBe(0);
   });
 
+  test("requeue --all over 1,000 entries: progress on a terminal, none when piped", async () => {
+    await seedFailed(Array.from({ length: 1500 }, () => GO_FAILURE));
+    const shown = await tty(["failed", "requeue", "--all"]);
+    expect(shown).toContain("requeueing 1500/1500");
+    expect(shown).toContain("requeued 1500 failed jobs");
+    const piped = await cli(["failed", "requeue", "--all"]);
+    expect(piped.err).toBe("");
+    expect(json<{ requeued: number }>(piped.out).requeued).toBe(1500);
+  });
+
   test("bad use: a filter without --all, INDEX with --all, an unknown flag or subcommand: one line, usage, status 2", async () => {
     for (const args of [["failed", "requeue", "0", "--queue=x"], ["failed", "remove", "0", "--all"], ["failed", "list", "--bogus"], ["failed", "frob"], ["failed", "show", "x"]]) {
       const r = await cli(args);
