@@ -66,3 +66,15 @@ test("every page answers with 100,000 failed jobs, 1,000 workers and 200 queues"
   expect(await timed("/failed?class=Job7")).toContain("2000 of 100000");
   expect(await timed("/failed?queue=q3&exception=E3")).toContain("of 100000");
 }, 120_000);
+
+test("with 1,000 queues the queues page pages, searches and sorts by size", async () => {
+  await c.send("SADD", [keys.queues, ...Array.from({ length: 800 }, (_, i) => `empty${i}`)]);
+  const bySize = await timed("/queues?sort=size");
+  expect(bySize).toContain("Queues <small>1000</small>");
+  expect(bySize).toContain(">q9<"); // 10 jobs: on the first page
+  expect(bySize).not.toContain(">empty"); // 0 jobs: last
+  expect(bySize).toContain("older →");
+  const searched = await timed("/queues?q=empty79&sort=name");
+  expect(searched).toContain("Queues <small>11</small>"); // empty79, empty790..empty799
+  expect(await timed("/queues?sort=size&page=20")).toContain("page 20");
+}, 60_000);
