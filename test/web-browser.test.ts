@@ -92,6 +92,7 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
       const row = page.locator("tr", { has: page.locator("td.cls", { hasText: /^Record$/ }) });
       await row.getByRole("button", { name: "Retry" }).click();
       await page.getByText("Retried 1 job.").waitFor();
+      expect(await row.textContent()).toMatch(/retried \d{4}\/\d\d\/\d\d/);
       expect(confirmed).toBe("Retry this Record job?");
       await waitFor(async () => ((await c.send("LRANGE", [`${ns}test:ran`, "0", "-1"])) as string[]).includes('["ran-after-retry"]'), 15_000, "the retried job to run");
       const entry = (await c.send("LINDEX", [keys.failed, "0"])) as string;

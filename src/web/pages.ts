@@ -112,7 +112,8 @@ export async function failedPageHtml({ c, keys, ctx, url }: PageInput, message =
     const id = `f${e.index}`;
     const detail = `<details id="${id}"><summary>${esc(e.error.split("\n")[0]?.slice(0, 200) ?? "")}</summary><pre>args: ${esc(e.args)}\nworker: ${esc(e.worker)}${e.retriedAt ? `\nretried at: ${esc(e.retriedAt)}` : ""}\n\n${esc(e.backtrace.join("\n") || "(no backtrace)")}</pre></details>`;
     const acts = action(ctx, "/failed/retry", "Retry", `Retry this ${e.class} job?`, { index: e.index, raw: e.raw, ...f, page }) + action(ctx, "/failed/remove", "Remove", `Remove this failed ${e.class} job?`, { index: e.index, raw: e.raw, ...f, page }, true);
-    return [td(e.failedAt), td(e.queue), td(e.class, "cls"), td(e.exception), tdHtml(detail, "err"), tdHtml(acts)];
+    const when = e.retriedAt ? `${esc(e.failedAt)}<br><small>retried ${esc(e.retriedAt)}</small>` : esc(e.failedAt);
+    return [tdHtml(when), td(e.queue), td(e.class, "cls"), td(e.exception), tdHtml(detail, "err"), tdHtml(acts)];
   });
   const input = (k: keyof FailedFilter) => `<input name="${k}" value="${esc(filter[k] ?? "")}" placeholder="${k}">`;
   const what = hasFilter(filter) ? `all ${p.matching} matching failed jobs` : `all ${p.total} failed jobs`;
