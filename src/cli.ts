@@ -1,8 +1,9 @@
 // Command line -> settings (issue #2). Accepts `--flag=value`, `--flag value` and goworker's own `-flag=value`
 // / `-flag value`, so a Procfile written for goworker works unchanged. Refuses anything it does not know with
 // one line naming the flag; the caller prints it with the usage line and exits 2.
-import { defineCommand, parseArgs, renderUsage, type ArgsDef } from "citty";
+import { defineCommand, parseArgs, type ArgsDef } from "citty";
 import { SettingsError } from "./errors";
+import { renderHelp } from "./help";
 import { defaultSettings, DURATION_LIMITS, type DeadJobPolicy, type DurationSetting, type LogFormat, type LogLevel, type Settings } from "./settings";
 import { VERSION } from "./version";
 
@@ -14,9 +15,9 @@ const upTo = (key: DurationSetting) => `, at most ${DURATION_LIMITS[key].max} = 
 const args = {
   queues: str("queues to serve, in priority order; weights high=2,low=1; patterns *, mail_*, !skip", "high,low"),
   concurrency: str(`jobs run at once, one Resque worker each (default ${d.concurrency})`, "n"),
-  interval: str(`idle waits on all queues together renew once per interval seconds; jobs are picked up at once anyway (default ${d.interval}${upTo("interval")})`, "s"),
+  interval: str(`seconds between looks (one EXISTS) at the queues no blocking wait or keyspace notification covers, and between re-reads of a * or glob queue list; blocking queues pick jobs up at once (default ${d.interval}${upTo("interval")})`, "s"),
   connections: str(`Redis connections for commands = fetch lanes (default ${d.connections})`, "n"),
-  uri: str("redis://[user:pass@]host:port/db, rediss://..., unix:///path.sock (default $REDIS_URL, $$REDIS_PROVIDER, redis://localhost:6379/)", "uri"),
+  uri: str("redis://[user:pass@]host:port/db, rediss://..., unix:///path.sock (default $REDIS_URL, then the variable that $REDIS_PROVIDER names, then redis://localhost:6379/)", "uri"),
   namespace: str(`key prefix, colon included (default ${d.namespace})`, "ns"),
   "exit-on-complete": { type: "boolean" as const, description: "exit once every queue is empty and no job runs" },
   "use-number": { type: "boolean" as const, description: "pass integers beyond 2^53 to jobs as exact bigint" },
@@ -36,6 +37,9 @@ const args = {
   "log-format": str("pretty (default) or json (one object per line)", "format"),
   promote: { type: "boolean" as const, description: "promote due delayed jobs under resque-scheduler's master lock (default on; --no-promote or --promote=false turns it off)" },
   schedule: str("resque-scheduler schedule file (YAML): recurring jobs enqueued by the process holding the master lock", "file"),
+  web: str("also serve the dashboard on [HOST:]PORT; 127.0.0.1 unless a host is given, and any other host needs --web-token", "[host:]port"),
+  "web-token": str("token the dashboard requires (default $BUNWORKER_WEB_TOKEN)", "token"),
+  "metrics-port": str("serve Prometheus metrics at /metrics on [HOST:]PORT (127.0.0.1 unless a host is given); with --processes=N, child n on PORT+n-1", "[host:]port"),
   "list-jobs": { type: "boolean" as const, description: "print the registered job classes and exit" },
   version: { type: "boolean" as const, description: "print the version and exit" },
   help: { type: "boolean" as const, description: "show this help", alias: "h" },
@@ -50,9 +54,17 @@ export const USAGE = "usage: bunworker --queues=q1[,q2] [--concurrency=25] [--in
 
 export type Action = "run" | "help" | "version" | "list-jobs";
 
+/** The operator's side of a worker (#18): a dashboard and metrics beside it. */
+export interface OperatorFlags {
+  web?: string;
+  webToken?: string;
+  metricsPort?: string;
+}
+
 export interface CommandLine {
   action: Action;
   settings: Partial<Settings>;
+  operator?: OperatorFlags;
 }
 
 const BOOLEAN = new Set(Object.entries(args).filter(([, a]) => a.type === "boolean").map(([k]) => k));
@@ -145,9 +157,26 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (p.promote !== undefined) s.promote = p.promote === true;
   if (p["insecure-tls"] !== undefined) s.insecureTls = p["insecure-tls"] === true;
   const action: Action = p.help ? "help" : p.version ? "version" : p["list-jobs"] ? "list-jobs" : "run";
-  return { action, settings: s };
+  const operator: OperatorFlags = {};
+  if (text("web") !== undefined) operator.web = text("web");
+  if (text("web-token") !== undefined) operator.webToken = text("web-token");
+  if (text("metrics-port") !== undefined) operator.metricsPort = text("metrics-port");
+  return Object.keys(operator).length ? { action, settings: s, operator } : { action, settings: s };
 }
 
-export function helpText(): Promise<string> {
-  return renderUsage(command);
+const SUBCOMMAND_HELP = [
+  "  info       what Resque.info reports",
+  "  queues     queues with size and oldest item's age",
+  "  workers    workers: state, job, heartbeat age, dead or alive",
+  "  failed     list|show|requeue|remove|clear failed jobs",
+  "  enqueue    QUEUE CLASS [ARGS_JSON]: push one job",
+  "  delayed    list|remove|enqueue-now delayed jobs (resque-scheduler's)",
+  "  web        the dashboard (http://127.0.0.1:5678/ by default)",
+  "  bunworker <command> --help shows a command's options",
+];
+
+/** The worker's help: 80 columns, colour only on a terminal (help.ts). */
+export function helpText(colour?: boolean): Promise<string> {
+  const spec = { usage: "bunworker [options] | bunworker <command> [options]", description: "Resque-compatible background worker for Bun. Without a command it runs the worker.", args, sections: [["COMMANDS", SUBCOMMAND_HELP]] as [string, string[]][] };
+  return Promise.resolve(renderHelp(spec, colour));
 }

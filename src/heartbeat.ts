@@ -5,6 +5,7 @@
 //    beat with the Redis clock and our liveness identity, and returns everyone's beats for the reaper;
 // 3. unregistration is part of release-5.lua, so it happens together with handing jobs back.
 import type { WorkerContext } from "./context";
+import { recordMinute } from "./history";
 import { encodeIdentity, type Identity } from "./identity";
 import { Periodic } from "./periodic";
 import type { RedisConn } from "./redis";
@@ -33,7 +34,12 @@ export class Heartbeat {
     const { proc, config } = this.ctx;
     const now = config.clock.now();
     const input = { proc, ids: this.ids, heartbeatAt: heartbeatAt(now), startedAt: startedAt(now), identity: this.identity };
-    return this.conn.run((c) => heartbeat(c, config.keys, input), "heartbeat");
+    return this.conn.run((c) => {
+      // The dashboard's per-minute history (history.ts): one more command per beat, pipelined with it; only
+      // statistics, so its failure is not the heartbeat's.
+      recordMinute(c, config.keys).catch(() => {});
+      return heartbeat(c, config.keys, input);
+    }, "heartbeat");
   }
 
   start(): void {

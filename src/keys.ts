@@ -46,6 +46,12 @@ export interface Keys {
   readonly persistentSchedules: string;
   /** HASH schedule name -> epoch ms of the last tick enqueued (ours: each tick enqueued once across masters). */
   readonly scheduleTicks: string;
+  /**
+   * HASH minute since the epoch -> "<stat:processed>|<stat:failed>", the dashboard's per-minute history
+   * (history-3.lua, at most 70 fields). Fleet statistics no process owns, so outside bunworker:*, which holds
+   * only what a process owns and releases.
+   */
+  readonly history: string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -83,5 +89,6 @@ export function makeKeys(ns: string): Keys {
     lastEnqueuedAt: `${ns}delayed:last_enqueued_at`,
     persistentSchedules: `${ns}persistent_schedules`,
     scheduleTicks: `${own}schedule-ticks`,
+    history: `${ns}bunworker-history`,
   };
 }

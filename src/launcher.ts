@@ -28,6 +28,7 @@ import type { Registry } from "./registry";
 import { Promoter } from "./promoter";
 import type { Schedule } from "./schedule";
 import { Outage, retrying, sleep } from "./retry";
+import type { JobObserver } from "./metrics";
 import { Runner } from "./runner";
 import { BadKeyError } from "./scripts";
 import { VERSION } from "./version";
@@ -40,6 +41,8 @@ export interface JobExtras {
   lifecycle?: Lifecycle;
   /** Recurring schedules registered with schedule(), beside --schedule's file. */
   schedules?: readonly Schedule[];
+  /** Metrics (--metrics-port): told each job's outcome. */
+  observer?: JobObserver | null;
 }
 
 // How often shutdown looks whether the running jobs have finished or their acks have gone out.
@@ -79,7 +82,7 @@ export class Launcher {
     const identity = ownIdentity();
     this.reaper = new Reaper(this.ctx, conn, { proc, identity });
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
-    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, middleware: extras.middleware });
+    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, middleware: extras.middleware, observer: extras.observer });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
     this.promoter = config.promote ? new Promoter(this.ctx, { instance, schedules: [...config.schedules, ...(extras.schedules ?? [])] }) : null;
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));

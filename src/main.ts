@@ -8,11 +8,11 @@
 //    worker process (launcher.ts) with the signal handlers installed (signals.ts).
 // In the command-line mode any failure after that is one line `bunworker: <message>` and exit status 1, as
 // for a program that calls work() at top level without try/catch.
-import { runMain } from "citty";
-import { helpText, parseCommandLine, USAGE } from "./cli";
-import { delayedCommand } from "./commands/delayed";
+import { helpText, parseCommandLine, USAGE, withoutFlag, type OperatorFlags } from "./cli";
+import { isSubcommand } from "./commands/names";
 import { resolveConfig, type Config } from "./config";
 import { Launcher, type JobExtras, type StopMode } from "./launcher";
+import { checkOperatorFlags, startOperatorSide } from "./operator";
 import { setProcline, supervisorTitle, workerTitle } from "./procline";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
@@ -52,10 +52,16 @@ function oneLine(e: unknown): string {
 
 /** work() without settings: the command line decides; flags that are wrong exit 2 with the usage line. */
 export async function runCommandLine(program: Program): Promise<void> {
-  // Subcommands (issue #17): `bunworker delayed ...`; anything else is the worker's own flags, as before.
-  if (program.argv[2] === "delayed") return runMain(delayedCommand, { rawArgs: program.argv.slice(3) });
+  // `bunworker info|queues|workers|failed|enqueue|delayed|web ...`: operator commands; flags alone are the worker.
+  if (isSubcommand(program.argv.slice(2))) {
+    const { runSubcommand } = await import("./commands/dispatch");
+    const code = await runSubcommand(program.argv.slice(2));
+    if (code !== 0) process.exit(code);
+    return;
+  }
   let config: Config;
   let settings: Settings;
+  let operator: OperatorFlags | undefined;
   try {
     const line = parseCommandLine(program.argv.slice(2));
     if (line.action === "help") return void process.stdout.write(`${await helpText()}\n`);
@@ -64,11 +70,15 @@ export async function runCommandLine(program: Program): Promise<void> {
     const inherited = takeInheritedUri();
     settings = { ...defaultSettings(), ...program.base, ...(inherited === undefined ? {} : { uri: inherited }), ...line.settings };
     config = resolveConfig(settings);
+    operator = line.operator;
+    checkOperatorFlags(operator, config.processes);
   } catch (e) {
     exitWithUsage(e);
   }
   try {
-    await launchOrSupervise(config, program, commandLineChildren(program.argv, process.execPath, settings.uri));
+    // The supervisor serves the dashboard; its children run without --web (operator.ts).
+    const childArgv = [...program.argv.slice(0, 2), ...withoutFlag(withoutFlag(program.argv.slice(2), "web"), "web-token")];
+    await launchOrSupervise(config, program, commandLineChildren(childArgv, process.execPath, settings.uri), operator);
   } catch (e) {
     exitWithError(e);
   }
@@ -82,23 +92,29 @@ export async function runWithSettings(explicit: Partial<Settings>, program: Prog
   await launchOrSupervise(config, program, { cmd: selfCommand(program.argv, process.execPath), env: {} });
 }
 
-async function launchOrSupervise(config: Config, program: Program, children: ChildLaunch): Promise<void> {
+async function launchOrSupervise(config: Config, program: Program, children: ChildLaunch, operator?: OperatorFlags): Promise<void> {
   const supervised = Boolean(process.env[CHILD_ENV]);
   if (config.processes > 1 && !supervised) {
     setProcline(supervisorTitle(config));
-    const code = await supervise(config.processes, children, config.log, { exitOnComplete: config.exitOnComplete });
-    if (code !== 0) throw new Error(`supervisor exited with status ${code}`);
+    const side = await startOperatorSide(config, operator, { dashboard: true, metrics: false });
+    try {
+      const code = await supervise(config.processes, children, config.log, { exitOnComplete: config.exitOnComplete });
+      if (code !== 0) throw new Error(`supervisor exited with status ${code}`);
+    } finally {
+      side.stop();
+    }
     return;
   }
   setProcline(workerTitle(config));
-  await launch(config, program, supervised);
+  await launch(config, program, supervised, operator);
 }
 
 /** A stop requested before the worker registered: nothing to hand back, so it just ends. */
 class StoppedBeforeStart extends Error {}
 
-async function launch(config: Config, program: Program, supervised: boolean): Promise<void> {
-  const launcher = new Launcher(config, program.registry, program.extras);
+async function launch(config: Config, program: Program, supervised: boolean, operator?: OperatorFlags): Promise<void> {
+  const side = await startOperatorSide(config, operator, { dashboard: true, metrics: true });
+  const launcher = new Launcher(config, program.registry, { ...program.extras, observer: side.observer });
   const starting = new AbortController();
   const target: Stoppable = {
     stop: (mode: StopMode) => {
@@ -115,6 +131,7 @@ async function launch(config: Config, program: Program, supervised: boolean): Pr
     config.log.info("stopped before start-up finished: nothing was registered");
   } finally {
     uninstall();
+    side.stop();
   }
 }
 

@@ -10,6 +10,7 @@ import type { ConsolaInstance } from "consola/core";
 import { ACTIVE_JOB_WRAPPER, unwrapActiveJob, type ActiveJobInfo } from "./activejob";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
 import { failureFields, type FailureFields } from "./failure";
+import type { JobObserver } from "./metrics";
 import { decodePayload } from "./payload";
 import { Context } from "./job-context";
 import type { MiddlewareStack } from "./middleware";
@@ -25,6 +26,8 @@ export interface RunnerDeps {
   log: ConsolaInstance;
   /** use()d middleware; none (or empty) = the job is called directly. */
   middleware?: MiddlewareStack;
+  /** Metrics (--metrics-port): told each job's outcome, once; absent, nothing is measured. */
+  observer?: JobObserver | null;
 }
 
 const OK: Finished = { outcome: "ok" };
@@ -72,7 +75,15 @@ export class Runner {
   }
 
   run(workerId: string, queue: string, notUtf8: boolean, raw: string, done: (f: Finished) => void): RunningJob {
-    const running = new RunningJob(done);
+    const observer = this.deps.observer;
+    let className = "(unreadable)";
+    const running: RunningJob = observer
+      ? new RunningJob((f) => {
+          observer.finished(className, queue, f.outcome, performance.now() - running.startedAt);
+          done(f);
+        })
+      : new RunningJob(done);
+    if (observer) observer.inFlight++;
     let job;
     try {
       if (notUtf8) throw new MalformedPayloadError("payload is not valid UTF-8");
@@ -81,7 +92,8 @@ export class Runner {
       running.finish(this.failed("bad", e, queue, "(unreadable)"));
       return running;
     }
-    let { className, args } = job;
+    className = job.className;
+    let args = job.args;
     let activeJob: ActiveJobInfo | undefined;
     // A Rails job: run the job registered under its job_class. A failure is "fail", not "bad", so the failure
     // entry keeps the wrapper's bytes and Resque's Retry pushes the same wrapper back.

@@ -1,8 +1,8 @@
 // --processes N|auto (issue #5): every core gets a worker process. The supervisor
-// 1. starts N children running this same program with BUNWORKER_CHILD=1 (so they never supervise), the Redis
-//    URI in their environment rather than their argv (which `ps` shows to every user), and stdin a pipe it
-//    never writes to: when the supervisor dies, even by KILL, the kernel closes it and every child stops
-//    gracefully (signals.ts) instead of running on as an orphan;
+// 1. starts N children running this same program with BUNWORKER_CHILD=<the child's number, 1..N> (so they
+//    never supervise), the Redis URI in their environment rather than their argv (which `ps` shows to every
+//    user), and stdin a pipe it never writes to: when the supervisor dies, even by KILL, the kernel closes
+//    it and every child stops gracefully (signals.ts) instead of running on as an orphan;
 // 2. forwards TERM, INT, QUIT, USR2 and CONT to every child;
 // 3. restarts a child that exits on its own, with backoff (1 s doubling to 30 s, reset after a minute up);
 // 4. exits 0 when a stop signal was forwarded and every child has exited.
@@ -61,7 +61,8 @@ export function supervise(count: number, launch: ChildLaunch, log: ConsolaInstan
     const startedAt = Date.now();
     const child = Bun.spawn({
       cmd: launch.cmd,
-      env: { ...process.env, ...launch.env, [CHILD_ENV]: "1" },
+      // The child's number (1..count): a --metrics-port child listens on the port plus its number minus one.
+      env: { ...process.env, ...launch.env, [CHILD_ENV]: String(slot + 1) },
       // stdin: the pipe whose end tells the child that this process is gone (never written to).
       stdio: ["pipe", "inherit", "inherit"],
       onExit: (_p, code, signal) => {

@@ -155,6 +155,21 @@ describe("the compiled binary", () => {
   });
 });
 
+describe("the compiled binary's operator commands (#18)", () => {
+  test("info, failed requeue, enqueue and queues work as from source", async () => {
+    const cwd = freshDir("ops");
+    const redis = [`--uri=${REDIS_URL}`, `--namespace=${ns}`];
+    await c.send("RPUSH", [`${ns}failed`, '{"failed_at":"2026/11/27 04:18:30 UTC","payload":{"class":"Greet","args":[18446744073709551616]},"exception":"E","error":"e","backtrace":[],"worker":"w","queue":"q"}']);
+    const info = runBinary(["info", ...redis], cwd);
+    expect(info.code).toBe(0);
+    expect(JSON.parse(info.stdout)).toMatchObject({ failed: 1 });
+    expect(runBinary(["failed", "requeue", "0", ...redis], cwd).code).toBe(0);
+    expect(runBinary(["enqueue", "q", "Greet", '["Ada"]', ...redis], cwd).code).toBe(0);
+    expect(await c.send("LRANGE", [`${ns}queue:q`, "0", "-1"])).toEqual(['{"class":"Greet","args":[18446744073709551616]}', '{"class":"Greet","args":["Ada"]}']);
+    expect(JSON.parse(runBinary(["queues", ...redis], cwd).stdout)).toEqual([{ name: "q", size: 2, oldestAge: null }]);
+  });
+});
+
 describe("the build refuses", () => {
   /** A jobs directory of `files` (name -> source), and an outfile that already holds a stale binary. */
   function setUp(files: Record<string, string>): { jobs: string; out: string } {

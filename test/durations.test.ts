@@ -50,8 +50,11 @@ describe.each(DURATIONS)("--$flag", ({ flag, max, words, factor, with: needs }) 
   test("--help names the bound", async () => {
     const help = spawnWorker(["--help"]);
     expect(await help.exited).toBe(0);
-    const line = help.output().split("\n").find((l) => l.includes(`--${flag}=`));
-    expect(line).toContain(`at most ${max} = ${words}`);
+    // The option's block: its flag line and the wrapped description lines under it, joined.
+    const lines = help.output().split("\n");
+    const at = lines.findIndex((l) => l.includes(`--${flag}=`));
+    const block = lines.slice(at, at + 6).join(" ").replace(/\s+/g, " ");
+    expect(block).toContain(`at most ${max} = ${words}`);
   });
 });
 
