@@ -18,7 +18,7 @@ function run(cmd: string[], cwd: string): { code: number; out: string } {
   return { code: r.exitCode, out: `${r.stdout.toString()}${r.stderr.toString()}` };
 }
 
-test("npm pack --dry-run lists the runtime (src/, its Lua scripts, worker.ts), README and package.json only", () => {
+test("npm pack --dry-run lists the runtime (src/ with its commands, dashboard and Lua scripts, worker.ts), README and package.json only", () => {
   const r = run(["npm", "pack", "--dry-run", "--json"], ROOT);
   expect(r.code).toBe(0);
   const [info] = JSON.parse(r.out.slice(r.out.indexOf("["))) as { files: { path: string }[] }[];
@@ -26,7 +26,7 @@ test("npm pack --dry-run lists the runtime (src/, its Lua scripts, worker.ts), R
   expect(files).toContain("src/index.ts");
   expect(files).toContain("src/lua/lane-cycle-6.lua");
   expect(files).toContain("worker.ts");
-  const outside = files.filter((f) => !/^src\/[\w-]+(\.d)?\.ts$|^src\/lua\/[\w-]+\.lua$|^(worker\.ts|README\.md|package\.json)$/.test(f));
+  const outside = files.filter((f) => !/^src\/((commands|web)\/)?[\w-]+(\.d)?\.ts$|^src\/lua\/[\w-]+\.lua$|^(worker\.ts|README\.md|package\.json)$/.test(f));
   expect(outside).toEqual([]);
   for (const f of files) expect(f).not.toMatch(/^(test|jobs|\.ci)\/|demo|private-redis|build\.ts|tsconfig|bunfig|bun\.lock/);
 });
