@@ -182,7 +182,9 @@ export interface HeartbeatResult {
   added: number;
   /** The Redis clock, in ms. */
   nowMs: number;
-  /** Every process's beat value, ours included: "<ms>|<identity>". */
+  /** The process entry (bunworker:processes) was missing or garbled and has been written again. */
+  rebuilt: boolean;
+  /** Every process's beat value, ours included: "<ms>|<identity>|<valid ms>". */
   beats: Record<string, string>;
 }
 
@@ -190,8 +192,8 @@ export async function heartbeat(c: RedisClient, keys: Keys, input: HeartbeatInpu
   const reply = await runScript<(string | number)[]>(c, scripts.heartbeat, [keys.workers, keys.heartbeats, keys.processes, keys.beats],
     [input.proc, input.heartbeatAt, input.startedAt, keys.workerPrefix, keys.startedSuffix, input.identity, JSON.stringify(input.ids), ...input.ids]);
   const beats: Record<string, string> = {};
-  for (let k = 2; k + 1 < reply.length; k += 2) beats[String(reply[k])] = String(reply[k + 1]);
-  return { added: Number(reply[0]), nowMs: Number(reply[1]), beats };
+  for (let k = 3; k + 1 < reply.length; k += 2) beats[String(reply[k])] = String(reply[k + 1]);
+  return { added: Number(reply[0]), nowMs: Number(reply[1]), rebuilt: Number(reply[2]) === 1, beats };
 }
 
 // ---- pickup-5.lua
