@@ -14,12 +14,14 @@ import type { Config } from "./config";
 import type { WorkerContext } from "./context";
 import { ConnectionError } from "./errors";
 import { Heartbeat } from "./heartbeat";
-import { newInstanceId, ownIdentity } from "./identity";
+import { encodeIdentity, newInstanceId, ownIdentity } from "./identity";
+import { JobGuard } from "./job-guard";
 import { Manager } from "./manager";
 import { preflight } from "./preflight";
 import { setProcline } from "./procline";
 import { idQueues } from "./queues";
 import { Reaper } from "./reaper";
+import { Pulse } from "./pulse";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
 import { Outage, retrying, sleep } from "./retry";
@@ -41,6 +43,8 @@ export class Launcher {
   private readonly heartbeat: Heartbeat;
   private readonly reaper: Reaper;
   private readonly manager: Manager;
+  private readonly pulse: Pulse;
+  private readonly guard: JobGuard;
   private stopRequested: (mode: StopMode) => void = () => {};
   private readonly stopWanted: Promise<StopMode>;
   /** Why the worker stopped on its own: a key it must write is unusable. */
@@ -60,7 +64,11 @@ export class Launcher {
     const identity = ownIdentity();
     this.reaper = new Reaper(this.ctx, conn, { proc, identity });
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
-    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log });
+    // Issue #14: beats go on from a thread while a job blocks the event loop; what job code does to the process
+    // (exit, abort, uncaught throws) fails that job instead of ending the worker.
+    this.pulse = new Pulse(this.ctx, this.ids, `${encodeIdentity(identity)}|${config.deadAfterMs}`);
+    this.guard = new JobGuard(config.log, this.pulse);
+    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, guard: this.guard });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
   }
@@ -76,6 +84,21 @@ export class Launcher {
 
   /** Resolves when the worker has stopped and unregistered; rejects if it cannot start. `beforeJobs` runs once Redis answers. */
   async run(beforeJobs?: () => Promise<void>): Promise<void> {
+    const unguard = this.guard.install();
+    try {
+      await this.runGuarded(beforeJobs);
+    } finally {
+      this.pulse.stop();
+      unguard();
+    }
+  }
+
+  /** An uncaught exception: true when it came from a job, which then fails with it (job-guard.ts). */
+  uncaught(e: unknown): boolean {
+    return this.guard.uncaught(e);
+  }
+
+  private async runGuarded(beforeJobs?: () => Promise<void>): Promise<void> {
     await this.connect();
     await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
     await beforeJobs?.();
@@ -113,6 +136,7 @@ export class Launcher {
     if (config.exitOnComplete) await sweep;
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues([...config.queues])} x${config.concurrency}`);
     this.heartbeat.start();
+    this.pulse.start();
     await this.manager.start();
     log.info(`bunworker ${VERSION} started: ${config.concurrency} slots on ${idQueues([...config.queues])}, Redis ${config.target.display}, pid ${process.pid}`);
   }
@@ -152,6 +176,7 @@ export class Launcher {
     while (!this.ctx.outage.down && this.manager.flushing && Date.now() < flushBy) await sleep(FLUSH_POLL_MS);
     this.hard.abort();
     this.heartbeat.stop();
+    this.pulse.stop();
     const final = new AbortController();
     const giveUp = setTimeout(() => final.abort(), config.commandTimeoutMs * 2);
     try {

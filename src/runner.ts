@@ -7,6 +7,7 @@
 import type { ConsolaInstance } from "consola/core";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
 import { failureFields, type FailureFields } from "./failure";
+import type { JobGuard } from "./job-guard";
 import { decodePayload } from "./payload";
 import type { JobContext, JobFunction, Registry } from "./registry";
 
@@ -18,6 +19,8 @@ export interface RunnerDeps {
   /** 0 = no limit. */
   jobTimeoutMs: number;
   log: ConsolaInstance;
+  /** Attributes what job code does to the process (exit, abort, uncaught throws) to its job, and times its first call. */
+  guard?: JobGuard;
 }
 
 const OK: Finished = { outcome: "ok" };
@@ -47,8 +50,20 @@ export class RunningJob {
   private timer: ReturnType<typeof setTimeout> | undefined;
   context: Context | undefined;
   readonly startedAt = performance.now();
+  /** The job's class, once known. */
+  name = "?";
+  /** Fails the job from outside its promise (job-guard.ts); set once the job is called. */
+  private onCrash: ((e: Error) => void) | undefined;
 
   constructor(private readonly done: (f: Finished) => void) {}
+
+  crash(e: Error): void {
+    if (!this.settled) this.onCrash?.(e);
+  }
+
+  setCrash(f: (e: Error) => void): void {
+    this.onCrash = f;
+  }
 
   get isSettled(): boolean {
     return this.settled;
@@ -108,10 +123,19 @@ export class Runner {
       if (this.debug) this.deps.log.debug(`job ${className} from queue ${ctx.queue} ${f.outcome === "ok" ? "done" : "failed"} in ${(performance.now() - running.startedAt).toFixed(2)} ms`);
       running.finish(f);
     };
+    running.name = className;
     let result: unknown;
+    const guard = this.deps.guard;
     try {
-      result = fn.apply(ctx, args as [string, ...unknown[]]);
+      if (guard) {
+        running.setCrash((e) => report(this.failed("fail", e, ctx.queue, className)));
+        result = guard.call(running, ctx.workerId, ctx.queue, () => fn.apply(ctx, args as [string, ...unknown[]]));
+      } else {
+        result = fn.apply(ctx, args as [string, ...unknown[]]);
+      }
     } catch (e) {
+      // Settled already: the guard failed it (process.exit), and this is the error thrown in place of the exit.
+      if (running.isSettled) return;
       return report(this.failed("fail", e, ctx.queue, className));
     }
     if (!result || typeof (result as { then?: unknown }).then !== "function") return report(OK);
@@ -125,7 +149,7 @@ export class Runner {
     }
     (result as PromiseLike<unknown>).then(
       () => report(OK),
-      (e: unknown) => report(this.failed("fail", e, ctx.queue, className)),
+      (e: unknown) => running.isSettled || report(this.failed("fail", e, ctx.queue, className)),
     );
   }
 

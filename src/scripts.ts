@@ -10,6 +10,8 @@ import laneCycleLua from "./lua/lane-cycle-6.lua" with { type: "text" };
 import releaseLua from "./lua/release-5.lua" with { type: "text" };
 import heartbeatLua from "./lua/heartbeat-4.lua" with { type: "text" };
 import pickupLua from "./lua/pickup-5.lua" with { type: "text" };
+import beatLua from "./lua/beat-2.lua" with { type: "text" };
+import failRunningLua from "./lua/fail-running-6.lua" with { type: "text" };
 
 export interface Script {
   readonly name: string;
@@ -29,6 +31,9 @@ export const scripts = {
   release: script("release", releaseLua, 5, includeRecord),
   heartbeat: script("heartbeat", heartbeatLua, 4, includeRecord),
   pickup: script("pickup", pickupLua, 5, includeRecord),
+  // Run by the beat thread (pulse.ts), which gets their sources: it shares no module with the main thread.
+  beat: script("beat", beatLua, 2),
+  failRunning: script("fail-running", failRunningLua, 6, includeRecord),
 } as const;
 
 /**
