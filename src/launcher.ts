@@ -13,6 +13,7 @@ import { hostname } from "node:os";
 import type { Config } from "./config";
 import type { WorkerContext } from "./context";
 import { ConnectionError } from "./errors";
+import { warnIfEvicting } from "./eviction";
 import { Heartbeat } from "./heartbeat";
 import { encodeIdentity, newInstanceId, ownIdentity } from "./identity";
 import { JobGuard } from "./job-guard";
@@ -101,6 +102,7 @@ export class Launcher {
   private async runGuarded(beforeJobs?: () => Promise<void>): Promise<void> {
     await this.connect();
     await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
+    await warnIfEvicting(this.conns[0] as RedisConn, this.ctx.config.log, this.ctx.config.target.display);
     await beforeJobs?.();
     await this.start();
     const mode = await this.stopWanted;

@@ -23,8 +23,8 @@ for key, want in pairs({ [workersKey] = 'set', [heartbeatsKey] = 'hash', [proces
 end
 
 local ids = redis.call('HGET', processesKey, proc)
-local okIds, decoded = pcall(cjson.decode, ids or '[]')
-ids = okIds and type(decoded) == 'table' and decoded or nil
+local okIds, decoded = pcall(cjson.decode, ids or '')
+ids = ids and okIds and type(decoded) == 'table' and decoded or nil
 if not ids then
   -- The entry was deleted or garbled from outside (issue #14): our ids are "<host>:<pid>:<queues>:<slot>.<instance>"
   -- for proc "<host>:<pid>:<instance>", so the registrations still name them.
