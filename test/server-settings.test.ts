@@ -112,7 +112,7 @@ describe("the process entry in bunworker:processes", () => {
     const { c, ns, done } = await setup();
     try {
       const jobs = Array.from({ length: 4 }, (_, i) => job("Count", `c${i}`, 60_000));
-      await c.rpush(`${ns}queue:q`, ...jobs);
+      await c.send("RPUSH", [`${ns}queue:q`, ...jobs]);
       const flags = [`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=q", "--concurrency=4", "--heartbeat-interval=60", "--dead-after=150"];
       const w = spawnWorker(flags, { script: HOSTILE });
       await waitFor(async () => Object.keys((await c.hgetall(`${ns}test:runs`)) as Record<string, string>).length === 4, 10_000, "four jobs running");
