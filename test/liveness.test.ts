@@ -51,7 +51,8 @@ describe("a job that blocks the event loop several times longer than --dead-afte
     await stop(w1, w2);
     expect(await runs()).toEqual({ a1: "1", s1: "1", b1: "1", s2: "1" });
     expect(await c.llen(`${ns}failed`)).toBe(0);
-    for (const w of [w1, w2]) expect(w.output()).not.toMatch(/is dead/);
+    // Nor is the block taken for a Redis outage (timers that fire late, a connect that timed out meanwhile).
+    for (const w of [w1, w2]) expect(w.output()).not.toMatch(/is dead|unavailable|timed out|retrying/);
     // Said once each: the job itself when its first call blocked, the lateness when code after an await did.
     expect(w1.output().match(/job SpinNow from queue a blocked the event loop for [45]\.\d s/g)?.length).toBe(1);
     expect(w2.output().match(/the event loop was blocked for [45]\.\d s by job code after its first call/g)?.length).toBe(1);
