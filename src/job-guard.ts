@@ -85,7 +85,8 @@ export class JobGuard {
   }
 
   private stopped(job: Guarded, e: Error): Error {
-    if (!job.isSettled) job.crash(e);
+    // Outside the job's context: what the failure sets off (the lane's next call, its callbacks) is worker code.
+    if (!job.isSettled) this.als.exit(() => job.crash(e));
     else this.log.error(`job ${job.name}, already finished, left a callback that did this: ${e.name}: ${e.message}; ignored`);
     return e;
   }
