@@ -1,7 +1,9 @@
 // One worker process from start to exit (Sidekiq's launcher):
 // 1. connect: wait up to --command-timeout for Redis; a wrong password or certificate fails at once;
 // 2. check the shared keys (preflight.ts), register every slot, recover dead processes (reaper.ts, driven
-//    by every heartbeat), set the procline, start heartbeats and the manager (slots, lanes, watchers);
+//    by every heartbeat), set the procline, start heartbeats, the beat thread (pulse.ts: beats while a job
+//    blocks the event loop) and the manager (slots, lanes, watchers); the job guard (job-guard.ts) is in place
+//    from start to exit, so job code that calls process.exit fails its job instead of ending the worker;
 // 3. run until stop(), a key that cannot be written (fatal, exit status 1) or, with --exit-on-complete,
 //    until every queue is empty and no job runs;
 // 4. stop in stages (River's fetch vs work contexts): quiet (no fetching, no watching), wait for running
@@ -21,8 +23,8 @@ import { Manager } from "./manager";
 import { preflight } from "./preflight";
 import { setProcline } from "./procline";
 import { idQueues } from "./queues";
-import { Reaper } from "./reaper";
 import { Pulse } from "./pulse";
+import { Reaper } from "./reaper";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
 import { Outage, retrying, sleep } from "./retry";

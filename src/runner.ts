@@ -2,7 +2,9 @@
 // 1. refuse a broken item (not UTF-8, not JSON, wrong shape) -> "bad": its failure entry keeps the raw item;
 // 2. resolve the class through the registry -> UnknownJobError if absent;
 // 3. call the function with `this` = JobContext; a sync return is done at once, a promise when it settles;
-// 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot.
+// 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot;
+// 5. run the first call under the job guard (job-guard.ts, issue #14): process.exit/abort or a throw from the
+//    job's timers fail this job (crash) instead of ending the worker, and a call that blocks the loop is named.
 // A job abandoned at the shutdown deadline reports nothing: its in-flight record is handed back instead.
 import type { ConsolaInstance } from "consola/core";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
