@@ -53,13 +53,22 @@ export function beatThread(): void {
   const within = <T,>(p: Promise<T>, ms: number): Promise<T> =>
     Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
 
+  let init: BeatThreadInit;
+  let client: Client | null = null;
   scope.onmessage = (e) => {
-    const init = e.data;
+    // Later messages carry a new address (a Sentinel primary): the next beat connects there.
+    if (init) {
+      init.url = (e.data as { url: string }).url;
+      client?.close();
+      client = null;
+      return;
+    }
+    init = e.data;
     const shared = new Float64Array(init.shared);
     const TICK = 0, JOB_SINCE = 1, JOB_SLOT = 2;
-    let client: Client | null = null;
     const connect = async (): Promise<Client> => {
       if (client?.connected) return client;
+      if (!init.url) throw new Error("no address yet");
       client?.close();
       const RedisClient = (globalThis as unknown as { Bun: { RedisClient: new (url: string, o: object) => Client } }).Bun.RedisClient;
       const c = new RedisClient(init.url, { tls: init.tls, connectionTimeout: init.connectTimeoutMs, autoReconnect: false });

@@ -6,11 +6,14 @@
 //    and since when, so the thread can end a job that never yields;
 // 4. say once which job blocked the loop and for how long: the job itself when its first call did it, or the
 //    tick's lateness when a callback or a continuation of job code did (which one cannot be told there).
-// Sentinel targets get no thread (the primary's address is resolved per connection by sentinel.ts); their
-// beats come from the main thread only, as before.
+// With Sentinel the thread is told the primary's address: resolved through the sentinels at start, and again
+// on every switch they announce (a failover while a job blocks the main thread is heard by the thread's watcher
+// in the main thread only once it is free: until then the thread's beats go to the old primary and fail).
 import type { WorkerContext } from "./context";
 import { beatThread, SHARED_JOB_SINCE, SHARED_JOB_SLOT, SHARED_LENGTH, SHARED_TICK, type BeatThreadInit } from "./beat-thread";
 import { scripts } from "./scripts";
+import { primaryUrl, resolvePrimary, watchFailovers } from "./sentinel";
+import type { HostPort } from "./uri";
 
 /** A block of the event loop this long is worth a warning: every other slot and the fetch stood still. */
 export const BLOCKED_LOG_MS = 1000;
@@ -22,6 +25,7 @@ export class Pulse {
   private thread: Worker | null = null;
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastTick = 0;
+  private unwatch: (() => void) | null = null;
   /** A job's first call was reported since the last tick: the tick's lateness is that same block. */
   private reported = false;
 
@@ -42,9 +46,10 @@ export class Pulse {
     this.shared[SHARED_TICK] = this.lastTick;
     this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref?.();
-    if (target.sentinel) return;
+    const sentinel = target.sentinel;
     const init: BeatThreadInit = {
-      url: target.url, tls: target.tls, username: target.username, password: target.password, db: target.db,
+      // A sentinel target's primary comes in a later message; its credentials and db are in that URL.
+      url: sentinel ? "" : target.url, tls: target.tls, username: sentinel ? "" : target.username, password: sentinel ? "" : target.password, db: sentinel ? 0 : target.db,
       connectTimeoutMs: config.commandTimeoutMs, shared: this.shared.buffer as SharedArrayBuffer,
       heartbeatMs: config.heartbeatMs, jobTimeoutMs: config.jobTimeoutMs, proc, ids: [...this.ids], identity: this.identity,
       beat: { source: scripts.beat.source, keys: [keys.beats, keys.heartbeats] },
@@ -56,9 +61,17 @@ export class Pulse {
     this.thread = new Worker(url);
     this.thread.unref?.();
     this.thread.postMessage(init);
+    if (!sentinel) return;
+    const post = (addr: HostPort) => this.thread?.postMessage({ url: primaryUrl(sentinel, addr, target.db) });
+    this.unwatch = watchFailovers(sentinel, post, false);
+    resolvePrimary(sentinel, config.commandTimeoutMs).then(post, () => {
+      // The main thread's own connections report an unreachable primary; the thread waits for a switch.
+    });
   }
 
   stop(): void {
+    this.unwatch?.();
+    this.unwatch = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.thread?.terminate();

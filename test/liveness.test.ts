@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { REDIS_URL, isolate, waitFor } from "./helpers/redis";
 import { findUnshare, innerPid } from "./helpers/pidns";
+import { startSentinels } from "./helpers/sentinel";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
 
 const HOSTILE = new URL("./fixtures/hostile-worker.ts", import.meta.url).pathname;
@@ -59,7 +60,7 @@ describe("a job that blocks the event loop several times longer than --dead-afte
   }, 60_000);
 
   test("its beats go on while the loop is blocked (the beat thread), so a worker that cannot see its pid does not reap it either", async () => {
-    await c.rpush(`${ns}queue:a`, job("Spin", "s1", 4000));
+    await c.rpush(`${ns}queue:a`, job("Spin", "s1", 5000));
     const w = worker(["--queues=a", "--heartbeat-interval=0.5", "--dead-after=1", "--concurrency=1"]);
     await waitFor(async () => (await runs()).s1, 15_000, "the loop to start");
     const beats = async () => Object.values((await c.hgetall(`${ns}bunworker:beats`)) as Record<string, string>)[0] ?? "";
@@ -69,9 +70,35 @@ describe("a job that blocks the event loop several times longer than --dead-afte
     // The beat says how long it stays valid: this worker's --dead-after.
     expect(inLoop.split("|")).toHaveLength(6);
     expect(inLoop.split("|")[5]).toBe("1000");
+    // Resque's own heartbeat of the slot too, which Ruby's prune judges it by (one-second resolution).
+    const resque = async () => Object.values((await c.hgetall(`${ns}workers:heartbeat`)) as Record<string, string>)[0] ?? "";
+    const before = await resque();
+    await waitFor(async () => (await resque()) !== before, 3000, "a Resque heartbeat while the loop runs");
+    expect(await c.llen(`${ns}test:done`)).toBe(0);
     await waitFor(async () => (await c.llen(`${ns}test:done`)) === 1, 10_000, "the loop to end");
     await stop(w);
   }, 30_000);
+
+  test("through Redis Sentinel (with passwords) too: the beat thread is told the primary's address", async () => {
+    const set = await startSentinels({ password: "pri-pw", sentinelPassword: "sen-pw" });
+    try {
+      const pc = set.client(set.primary.port);
+      await pc.rpush("resque:queue:a", job("Spin", "s1", 4000));
+      const w = spawnWorker([`--uri=${set.uri()}`, "--queues=a", "--heartbeat-interval=0.5", "--dead-after=1", "--concurrency=1", "--command-timeout=2"], { script: HOSTILE });
+      await waitFor(async () => (await pc.hget("resque:test:runs", "s1")) === "1", 15_000, "the loop to start");
+      const beats = async () => Object.values((await pc.hgetall("resque:bunworker:beats")) as Record<string, string>)[0] ?? "";
+      const first = await beats();
+      await waitFor(async () => (await beats()) !== first, 3000, "a beat while the loop runs");
+      expect(await pc.llen("resque:test:done")).toBe(0);
+      await waitFor(async () => (await pc.llen("resque:test:done")) === 1, 10_000, "the loop to end");
+      w.signal("SIGTERM");
+      expect(await w.exited).toBe(0);
+      expect(w.output()).not.toMatch(/pri-pw|sen-pw/);
+      pc.close();
+    } finally {
+      await set.stop();
+    }
+  }, 60_000);
 
   const unshare = findUnshare();
   test.skipIf("why" in unshare)("a worker in another pid namespace (another host, as far as the reaper can tell) blocking for 5 s is not reaped: its jobs run once", async () => {
