@@ -18,7 +18,7 @@ export interface BeatThreadInit {
   password: string;
   db: number;
   connectTimeoutMs: number;
-  /** [main tick epoch ms, sync job start epoch ms (0: none), its slot number] */
+  /** [main tick epoch ms, sync job start epoch ms (0: none), its slot number, then each slot's job start (0: none)] */
   shared: SharedArrayBuffer;
   heartbeatMs: number;
   jobTimeoutMs: number;
@@ -30,11 +30,14 @@ export interface BeatThreadInit {
   fail: { source: string; failed: string; processed: string; failedCount: string; workerPrefix: string; processedPrefix: string; failedPrefix: string };
 }
 
-/** Where each value lives in `shared` (the thread's copy of these numbers is written out inside beatThread). */
+/**
+ * Where each value lives in `shared` (the thread's copy of these numbers is written out inside beatThread); with
+ * --job-timeout, SHARED_RUNNING + slot holds when that slot's running job started (0: none).
+ */
 export const SHARED_TICK = 0;
 export const SHARED_JOB_SINCE = 1;
 export const SHARED_JOB_SLOT = 2;
-export const SHARED_LENGTH = 3;
+export const SHARED_RUNNING = 3;
 
 export function beatThread(): void {
   type Client = { send(cmd: string, args: string[]): Promise<unknown>; connect(): Promise<void>; close(): void; connected: boolean };
@@ -65,7 +68,7 @@ export function beatThread(): void {
     }
     init = e.data;
     const shared = new Float64Array(init.shared);
-    const TICK = 0, JOB_SINCE = 1, JOB_SLOT = 2;
+    const TICK = 0, JOB_SINCE = 1, JOB_SLOT = 2, RUNNING = 3;
     const connect = async (): Promise<Client> => {
       if (client?.connected) return client;
       if (!init.url) throw new Error("no address yet");
@@ -110,10 +113,17 @@ export function beatThread(): void {
         void end(shared[JOB_SLOT] ?? -1, now - since);
         return;
       }
-      // Blocked past --job-timeout by code after a job's first call: which job cannot be told from here, so the
-      // process ends all the same (a loop that never yields would hold every slot forever), naming what it can.
+      // Blocked past --job-timeout by code after a job's first call: the job, if only one runs; otherwise which
+      // one cannot be told from here, and the process ends all the same (a loop that never yields would hold
+      // every slot forever), without a failure record.
       if (init.jobTimeoutMs > 0 && since === 0 && blocked > init.jobTimeoutMs + 1000) {
         ending = true;
+        const running: number[] = [];
+        for (let i = 0; i < init.ids.length; i++) if ((shared[RUNNING + i] ?? 0) > 0) running.push(i);
+        if (running.length === 1) {
+          void end(running[0] as number, blocked);
+          return;
+        }
         process.stderr.write(`bunworker: the event loop has been blocked for ${(blocked / 1000).toFixed(1)} s, past --job-timeout ${init.jobTimeoutMs / 1000} s, by job code after its first call (a callback, or synchronous code after an await; which job cannot be told): ending the worker process (its jobs are recovered at restart)\n`);
         process.kill(process.pid, "SIGKILL");
         return;

@@ -17,6 +17,8 @@ export interface Guarded {
   readonly name: string;
   /** Fail the job now with `e` (once; nothing if it already settled). */
   crash(e: Error): void;
+  /** Called once when the job settles or is abandoned. */
+  onSettle: (() => void) | undefined;
 }
 
 export class ProcessExitError extends Error {
@@ -37,7 +39,9 @@ export class JobGuard {
 
   /** Runs a job's first call in its context; resolves the call's value. */
   call<T>(job: Guarded, workerId: string, queue: string, f: () => T): T {
-    this.pulse?.enter(workerId);
+    const pulse = this.pulse;
+    const slot = pulse ? pulse.enter(workerId) : -1;
+    if (slot >= 0) job.onSettle = () => pulse?.settled(slot);
     const t0 = performance.now();
     try {
       return this.als.run(job, f);

@@ -3,14 +3,15 @@
 // 2. write a tick into shared memory every few hundred ms: the thread beats in our place only while the tick
 //    is late (the event loop is blocked), so a normal worker sends no extra command;
 // 3. around each job's synchronous first call (job-guard.ts), with --job-timeout, write which slot's job runs
-//    and since when, so the thread can end a job that never yields;
+//    and since when, and which slots hold a running job, so the thread can end (and name) a job that never
+//    yields;
 // 4. say once which job blocked the loop and for how long: the job itself when its first call did it, or the
 //    tick's lateness when a callback or a continuation of job code did (which one cannot be told there).
 // With Sentinel the thread is told the primary's address: resolved through the sentinels at start, and again
 // on every switch they announce (a failover while a job blocks the main thread is heard by the thread's watcher
 // in the main thread only once it is free: until then the thread's beats go to the old primary and fail).
 import type { WorkerContext } from "./context";
-import { beatThread, SHARED_JOB_SINCE, SHARED_JOB_SLOT, SHARED_LENGTH, SHARED_TICK, type BeatThreadInit } from "./beat-thread";
+import { beatThread, SHARED_JOB_SINCE, SHARED_JOB_SLOT, SHARED_RUNNING, SHARED_TICK, type BeatThreadInit } from "./beat-thread";
 import { scripts } from "./scripts";
 import { primaryUrl, resolvePrimary, watchFailovers } from "./sentinel";
 import type { HostPort } from "./uri";
@@ -19,7 +20,7 @@ import type { HostPort } from "./uri";
 export const BLOCKED_LOG_MS = 1000;
 
 export class Pulse {
-  private readonly shared = new Float64Array(new SharedArrayBuffer(SHARED_LENGTH * 8));
+  private readonly shared: Float64Array;
   private readonly slotOf: Map<string, number>;
   private readonly tickMs: number;
   private thread: Worker | null = null;
@@ -36,6 +37,7 @@ export class Pulse {
     private readonly identity: string,
   ) {
     this.slotOf = new Map(ids.map((id, i) => [id, i]));
+    this.shared = new Float64Array(new SharedArrayBuffer((SHARED_RUNNING + ids.length) * 8));
     this.tickMs = Math.max(20, Math.min(250, ctx.config.heartbeatMs / 4));
   }
 
@@ -78,11 +80,23 @@ export class Pulse {
     this.thread = null;
   }
 
-  /** A job's synchronous first call starts (only --job-timeout needs the thread to know). */
-  enter(workerId: string): void {
-    if (this.ctx.config.jobTimeoutMs <= 0) return;
-    this.shared[SHARED_JOB_SLOT] = this.slotOf.get(workerId) ?? -1;
-    this.shared[SHARED_JOB_SINCE] = Date.now();
+  /**
+   * A job's synchronous first call starts (only --job-timeout needs the thread to know): returns its slot, to be
+   * handed to settled() when the job has finished, or -1 when nothing needs to be told.
+   */
+  enter(workerId: string): number {
+    if (this.ctx.config.jobTimeoutMs <= 0) return -1;
+    const slot = this.slotOf.get(workerId) ?? -1;
+    const now = Date.now();
+    this.shared[SHARED_JOB_SLOT] = slot;
+    this.shared[SHARED_JOB_SINCE] = now;
+    if (slot >= 0) this.shared[SHARED_RUNNING + slot] = now;
+    return slot;
+  }
+
+  /** The job in `slot` finished (or was abandoned). */
+  settled(slot: number): void {
+    this.shared[SHARED_RUNNING + slot] = 0;
   }
 
   /** It returned after `ms`: a long one is named once. */

@@ -54,6 +54,8 @@ export class RunningJob {
   readonly startedAt = performance.now();
   /** The job's class, once known. */
   name = "?";
+  /** Told once when the job settles or is abandoned (job-guard.ts, with --job-timeout). */
+  onSettle: (() => void) | undefined;
   /** Fails the job from outside its promise (job-guard.ts); set once the job is called. */
   private onCrash: ((e: Error) => void) | undefined;
 
@@ -75,6 +77,7 @@ export class RunningJob {
     if (this.settled) return;
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
+    this.onSettle?.();
     this.done(f);
   }
 
@@ -86,6 +89,7 @@ export class RunningJob {
     if (this.settled) return;
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
+    this.onSettle?.();
     this.context?.abort(reason);
   }
 }

@@ -85,3 +85,31 @@ test("--job-timeout: a job whose synchronous loop outlasts it ends the process (
   expect(readFileSync(ledger, "utf8").trim().split("\n")).toEqual(["s1"]);
   expect(await c.llen(`${ns}queue:t`)).toBe(0);
 }, 40_000);
+
+test("--job-timeout: a loop after the job's first await, the only job running, is named and recorded as failed too", async () => {
+  await c.rpush(`${ns}queue:t`, job("Spin", "s1", 60_000));
+  const w = worker(["--queues=t", "--concurrency=2", "--job-timeout=1", "--heartbeat-interval=0.5", "--dead-after=20"]);
+  expect(await w.exited).not.toBe(0);
+  expect(w.output().split("\n").filter((l) => /blocked/.test(l))).toEqual([
+    expect.stringMatching(/^bunworker: job Spin from queue t \(worker \S+; recorded as failed\) has blocked the event loop for \d+\.\d s, past --job-timeout 1 s: ending the worker process/),
+  ]);
+  expect((await failures()).map((f) => [f.payload.class, f.exception])).toEqual([["Spin", "JobTimeoutError"]]);
+  expect(await runs()).toEqual({ s1: "1" });
+  expect(await c.llen(`${ns}queue:t`)).toBe(0);
+}, 30_000);
+
+test("--job-timeout: a loop after a first await while other jobs run (which job cannot be told from the thread) ends the process with one line saying so; the restart recovers every job", async () => {
+  await c.rpush(`${ns}queue:t`, job("Count", "c1", 60_000), job("Spin", "s1", 60_000));
+  const w = worker(["--queues=t", "--concurrency=2", "--job-timeout=1", "--heartbeat-interval=0.5", "--dead-after=20"]);
+  expect(await w.exited).not.toBe(0);
+  expect(w.output().split("\n").filter((l) => /blocked/.test(l))).toEqual([
+    expect.stringMatching(/^bunworker: the event loop has been blocked for \d+\.\d s, past --job-timeout 1 s, by job code after its first call .*: ending the worker process/),
+  ]);
+  expect(await runs()).toEqual({ c1: "1", s1: "1" });
+  // Without a name nothing was recorded as failed: the restart hands both back at once, as a dead process's jobs.
+  expect(await c.llen(`${ns}failed`)).toBe(0);
+  const again = worker(["--queues=other", "--concurrency=1", "--exit-on-complete", "--heartbeat-interval=0.5", "--dead-after=20"]);
+  expect(await again.exited).toBe(0);
+  expect(again.output()).toMatch(/is dead: 2 job\(s\) back to their queues/);
+  expect(await c.llen(`${ns}queue:t`)).toBe(2);
+}, 30_000);
