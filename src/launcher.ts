@@ -140,7 +140,7 @@ export class Launcher {
     if (config.exitOnComplete) await sweep;
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues([...config.queues])} x${config.concurrency}`);
     this.heartbeat.start();
-    this.pulse.start();
+    await this.pulse.start();
     await this.manager.start();
     log.info(`bunworker ${VERSION} started: ${config.concurrency} slots on ${idQueues([...config.queues])}, Redis ${config.target.display}, pid ${process.pid}`);
   }

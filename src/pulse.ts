@@ -41,7 +41,8 @@ export class Pulse {
     this.tickMs = Math.max(20, Math.min(250, ctx.config.heartbeatMs / 4));
   }
 
-  start(): void {
+  /** Resolves once the thread has what it needs (with Sentinel: the primary's address, asked before the first job). */
+  async start(): Promise<void> {
     const { config, proc } = this.ctx;
     const { keys, target } = config;
     this.lastTick = Date.now();
@@ -66,7 +67,8 @@ export class Pulse {
     if (!sentinel) return;
     const post = (addr: HostPort) => this.thread?.postMessage({ url: primaryUrl(sentinel, addr, target.db) });
     this.unwatch = watchFailovers(sentinel, post, false);
-    resolvePrimary(sentinel, config.commandTimeoutMs).then(post, () => {
+    // Before the first job: a job that blocks the loop at once would keep this message from ever being sent.
+    await resolvePrimary(sentinel, config.commandTimeoutMs).then(post, () => {
       // The main thread's own connections report an unreachable primary; the thread waits for a switch.
     });
   }
