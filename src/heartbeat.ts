@@ -25,7 +25,8 @@ export class Heartbeat {
     private readonly onBeat: (r: HeartbeatResult) => Promise<unknown>,
     onError: (e: unknown) => void,
   ) {
-    this.identity = encodeIdentity(identity);
+    // The beat's validity travels with it (identity.ts parseBeat): "<identity>|<our --dead-after in ms>".
+    this.identity = `${encodeIdentity(identity)}|${ctx.config.deadAfterMs}`;
     this.periodic = new Periodic(ctx.config.heartbeatMs, () => this.tick(), onError);
   }
 
@@ -54,6 +55,7 @@ export class Heartbeat {
     const r = await this.beat();
     this.ctx.outage.recovered();
     if (r.added > 0) this.ctx.config.log.warn(`${r.added} of this process's worker ids had been unregistered from outside; registered them again`);
+    if (r.rebuilt) this.ctx.config.log.warn(`this process's entry in ${this.ctx.config.keys.processes} was missing or garbled; wrote it again (release finds its worker ids by it)`);
     await this.onBeat(r);
   }
 }

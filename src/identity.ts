@@ -4,7 +4,9 @@
 // 2. its liveness identity is the pid plus what makes a pid unambiguous: the kernel's boot id, the pid
 //    namespace and the process's start time. Another process can be judged by its pid only when it shares our
 //    boot and pid namespace; then a missing pid, a zombie, or a pid now owned by a process that started at
-//    another time means it is dead. Anything else is judged by its heartbeat's age alone.
+//    another time means it is dead, and a process that is there and not stopped (SIGSTOP) is alive, however old
+//    its beat (a job may block its event loop for minutes, issue #14). Anything else is judged by its beat,
+//    which says how long it stays valid.
 import { readFileSync, readlinkSync } from "node:fs";
 
 export interface Identity {
@@ -17,7 +19,8 @@ export interface Identity {
   boot: string;
 }
 
-export type Liveness = "alive" | "dead" | "unknown";
+/** "stopped": the process exists but is stopped (SIGSTOP, a debugger: state T or t), so it cannot beat. */
+export type Liveness = "alive" | "stopped" | "dead" | "unknown";
 
 /** What /proc says about a pid now: its state letter and start time, or null when there is no such process. */
 export interface ProcStat {
@@ -59,11 +62,17 @@ export function encodeIdentity(i: Identity): string {
   return `${i.pid}|${i.start}|${i.pidns}|${i.boot}`;
 }
 
-/** A beats hash value: "<Redis-clock ms>|<identity>"; a bare number (older workers) has no identity. */
-export function parseBeat(value: string): { ms: number; identity: Identity | null } {
-  const [ms = "", pid = "", start = "", pidns = "", boot = ""] = value.split("|");
+/**
+ * A beats hash value: "<Redis-clock ms>|<identity>|<valid ms>". The beat's owner says how long it stays valid
+ * (its own --dead-after), so a fleet with mixed --heartbeat-interval and --dead-after values never judges one
+ * process by another's setting (issue #14). A bare number (older workers) has no identity, and a value without
+ * the validity leaves it to the judge's own --dead-after (null).
+ */
+export function parseBeat(value: string): { ms: number; identity: Identity | null; validMs: number | null } {
+  const [ms = "", pid = "", start = "", pidns = "", boot = "", valid = ""] = value.split("|");
   const identity = pid && start && pidns && boot ? { pid: Number(pid), start, pidns, boot } : null;
-  return { ms: Number(ms) || 0, identity };
+  const validMs = Number(valid);
+  return { ms: Number(ms) || 0, identity, validMs: valid && Number.isFinite(validMs) && validMs > 0 ? validMs : null };
 }
 
 /** Judge `other` by its pid, if it lives where we can see its pid at all. */
@@ -72,5 +81,6 @@ export function liveness(other: Identity, self: Identity, stat: (pid: number) =>
   if (other.pid === self.pid && other.start === self.start) return "alive";
   const now = stat(other.pid);
   if (!now || now.state === "Z" || now.state === "X" || now.start !== other.start) return "dead";
-  return "alive";
+  // A running process whose event loop a job blocks still is "alive" (R or S), however long its beat is late.
+  return now.state === "T" || now.state === "t" ? "stopped" : "alive";
 }

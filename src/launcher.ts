@@ -1,8 +1,10 @@
 // One worker process from start to exit (Sidekiq's launcher):
 // 1. connect: wait up to --command-timeout for Redis; a wrong password or certificate fails at once;
 // 2. check the shared keys (preflight.ts), run the program's onStart hooks (lifecycle.ts), register every
-//    slot, recover dead processes (reaper.ts, driven by every heartbeat), set the procline, start heartbeats
-//    and the manager (slots, lanes, watchers);
+//    slot, recover dead processes (reaper.ts, driven by every heartbeat), set the procline, start heartbeats,
+//    the beat thread (pulse.ts: beats while a job blocks the event loop), the manager (slots, lanes, watchers)
+//    and the promoter (promoter.ts); the job guard (job-guard.ts) is in place from start to exit, so job code
+//    that calls process.exit fails its job instead of ending the worker;
 // 3. run until stop(), a key that cannot be written (fatal, exit status 1) or, with --exit-on-complete,
 //    until every queue is empty and no job runs;
 // 4. stop in stages (River's fetch vs work contexts): quiet (no fetching, no watching), wait for running
@@ -14,14 +16,17 @@ import { hostname } from "node:os";
 import type { Config } from "./config";
 import type { WorkerContext } from "./context";
 import { ConnectionError } from "./errors";
+import { warnIfEvicting } from "./eviction";
 import { Heartbeat } from "./heartbeat";
 import { Lifecycle, type WorkerInfo } from "./lifecycle";
 import type { MiddlewareStack } from "./middleware";
-import { newInstanceId, ownIdentity } from "./identity";
+import { encodeIdentity, newInstanceId, ownIdentity } from "./identity";
+import { JobGuard } from "./job-guard";
 import { Manager } from "./manager";
 import { preflight } from "./preflight";
 import { setProcline } from "./procline";
 import { idQueues } from "./queues";
+import { Pulse } from "./pulse";
 import { Reaper } from "./reaper";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
@@ -62,6 +67,8 @@ export class Launcher {
   private readonly manager: Manager;
   /** Due delayed jobs into their queues, under resque-scheduler's master lock (--promote). */
   readonly promoter: Promoter | null;
+  private readonly pulse: Pulse;
+  private readonly guard: JobGuard;
   private stopRequested: (mode: StopMode) => void = () => {};
   private readonly stopWanted: Promise<StopMode>;
   /** Why the worker stopped on its own: a key it must write is unusable. */
@@ -82,7 +89,11 @@ export class Launcher {
     const identity = ownIdentity();
     this.reaper = new Reaper(this.ctx, conn, { proc, identity });
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
-    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, middleware: extras.middleware, observer: extras.observer });
+    // Issue #14: beats go on from a thread while a job blocks the event loop; what job code does to the process
+    // (exit, abort, uncaught throws) fails that job instead of ending the worker.
+    this.pulse = new Pulse(this.ctx, this.ids, `${encodeIdentity(identity)}|${config.deadAfterMs}`);
+    this.guard = new JobGuard(config.log, this.pulse);
+    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, guard: this.guard, middleware: extras.middleware, observer: extras.observer });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
     this.promoter = config.promote ? new Promoter(this.ctx, { instance, schedules: [...config.schedules, ...(extras.schedules ?? [])] }) : null;
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));
@@ -99,8 +110,24 @@ export class Launcher {
 
   /** Resolves when the worker has stopped and unregistered; rejects if it cannot start. `beforeJobs` runs once Redis answers. */
   async run(beforeJobs?: () => Promise<void>): Promise<void> {
+    const unguard = this.guard.install();
+    try {
+      await this.runGuarded(beforeJobs);
+    } finally {
+      this.pulse.stop();
+      unguard();
+    }
+  }
+
+  /** An uncaught exception: true when it came from a job, which then fails with it (job-guard.ts). */
+  uncaught(e: unknown): boolean {
+    return this.guard.uncaught(e);
+  }
+
+  private async runGuarded(beforeJobs?: () => Promise<void>): Promise<void> {
     await this.connect();
     await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
+    await warnIfEvicting(this.conns[0] as RedisConn, this.ctx.config.log, this.ctx.config.target.display);
     await beforeJobs?.();
     // Before registering: a failing onStart leaves nothing behind in Redis, and a stop signal while onStart
     // still runs (it may never settle) ends start-up the same way, without onStop.
@@ -157,6 +184,7 @@ export class Launcher {
     if (config.exitOnComplete) await sweep;
     setProcline(`resque-3.0.0: bunworker ${VERSION} ${idQueues([...config.queues])} x${config.concurrency}`);
     this.heartbeat.start();
+    await this.pulse.start();
     await this.manager.start();
     await this.promoter?.start();
     log.info(`bunworker ${VERSION} started: ${config.concurrency} slots on ${idQueues([...config.queues])}, Redis ${config.target.display}, pid ${process.pid}`);
@@ -199,6 +227,7 @@ export class Launcher {
     this.hard.abort();
     this.heartbeat.stop();
     await promoterStopped;
+    this.pulse.stop();
     const final = new AbortController();
     const giveUp = setTimeout(() => final.abort(), config.commandTimeoutMs * 2);
     try {

@@ -122,6 +122,7 @@ async function launch(config: Config, program: Program, supervised: boolean, ope
       launcher.stop(mode);
     },
     hold: (held) => launcher.hold(held),
+    uncaught: (e) => launcher.uncaught(e),
   };
   const uninstall = installSignals(target, config.log, supervised);
   try {

@@ -93,6 +93,11 @@ export class Notifier {
         while (!this.stopped && !this.ctx.hardStop.aborted && client.connected) await sleep(LIVENESS_CHECK_MS, this.ctx.hardStop);
       } catch (e) {
         if (this.stopped) break;
+        // An ACL user without SUBSCRIBE (issue #14): permanent, so one line and the poll, not an outage loop.
+        if (/^NOPERM\b/.test((e as Error).message)) {
+          config.log.info("keyspace notifications not permitted for this user: polling instead");
+          break;
+        }
         this.ctx.outage.failed(e);
       } finally {
         conn.close();

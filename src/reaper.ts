@@ -3,9 +3,13 @@
 // 1. its pid can be judged from here (same boot and pid namespace, identity.ts) and that process is gone,
 //    a zombie, or a newer process with the same pid: known at once, so a restarted worker recovers its
 //    predecessor's jobs at start-up; or
-// 2. its beat, stamped with the Redis clock, is older than --dead-after (frozen, killed on another host or in
-//    another pid namespace, or partitioned away).
-// A process that is alive by its pid and beats is never released. Its in-flight jobs go back to the front of
+// 2. its beat, stamped with the Redis clock, is older than the validity the beat itself carries (its owner's
+//    --dead-after; ours for beats without one), and its pid cannot be judged from here (frozen, killed on
+//    another host or in another pid namespace, or partitioned away), or it can and the process is stopped
+//    (SIGSTOP, state T).
+// A process that is there by its pid and not stopped is never released, however late its beat (issue #14: a job
+// that blocks the event loop delays the main thread's beats; the beat thread, beat-thread.js, keeps them going
+// for workers that cannot see the pid). Its in-flight jobs go back to the front of
 // their queues (or become failure entries with --dead-jobs=fail), and its ids are unregistered, in one atomic
 // script that is harmless to run twice, so several workers may find the same dead process without a lock.
 // Resque's own prune lock is not taken: a Ruby worker holding it must not delay our recovery. Workers that are
@@ -28,8 +32,11 @@ export function deadProcesses(beats: Record<string, string>, nowMs: number, dead
     .filter(([proc]) => proc !== self.proc)
     .filter(([, value]) => {
       const beat = parseBeat(value);
-      if (beat.identity && liveness(beat.identity, self.identity, stat) === "dead") return true;
-      return nowMs - beat.ms > deadAfterMs;
+      const expired = nowMs - beat.ms > (beat.validMs ?? deadAfterMs);
+      const judged = beat.identity ? liveness(beat.identity, self.identity, stat) : "unknown";
+      if (judged === "dead") return true;
+      if (judged === "alive") return false;
+      return expired;
     })
     .map(([proc]) => proc);
 }

@@ -42,10 +42,24 @@ export function isReplicaReply(e: unknown): boolean {
   return (e as { code?: string } | null)?.code === "ERR_REDIS_SERVER_ERROR" && REPLICA_REPLIES.test((e as Error).message);
 }
 
+// A timer that fires this much after its time was held up by a blocked event loop (a job's synchronous loop,
+// issue #14): the answer may be waiting unread, so it gets one more short wait before the call counts as timed out.
+const LATE_TIMER_MS = 100;
+
 export function timed<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const due = Date.now() + ms;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisTimeoutError(`${what}: no answer from Redis within ${ms} ms`)), ms);
+    let graced = false;
+    const fire = () => {
+      if (!graced && Date.now() - due > LATE_TIMER_MS) {
+        graced = true;
+        timer = setTimeout(fire, Math.min(ms, 250));
+        return;
+      }
+      reject(new RedisTimeoutError(`${what}: no answer from Redis within ${ms} ms`));
+    };
+    timer = setTimeout(fire, ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
@@ -183,8 +197,22 @@ export class RedisConn {
   ready(): Promise<RedisClient> {
     if (this.closed) return Promise.reject(new ConnectionError(`${this.name}: connection closed`));
     if (this.client?.connected) return Promise.resolve(this.client);
-    this.opening ??= this.open().finally(() => (this.opening = null));
+    this.opening ??= this.openOnce().finally(() => (this.opening = null));
     return this.opening;
+  }
+
+  /**
+   * A connect whose timeout fired long after its time failed because the event loop was blocked (a job's
+   * synchronous loop, issue #14), not because Redis was away: it is tried once more before anyone hears of it.
+   */
+  private async openOnce(): Promise<RedisClient> {
+    const started = Date.now();
+    try {
+      return await this.open();
+    } catch (e) {
+      if (this.closed || Date.now() - started < this.timeoutMs + 1000 || !/timeout/i.test((e as Error).message)) throw e;
+      return this.open();
+    }
   }
 
   private async open(): Promise<RedisClient> {

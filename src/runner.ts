@@ -4,13 +4,16 @@
 //    is its job_class, the args its arguments as JS values, activejob.ts; ActiveJobError if it cannot be run);
 // 3. call the function with `this` = JobContext (through the middleware, if any: middleware.ts); a sync return
 //    is done at once, a promise when it settles;
-// 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot.
+// 4. enforce --job-timeout: fail with JobTimeoutError, fire the AbortSignal, free the slot;
+// 5. run the first call under the job guard (job-guard.ts, issue #14): process.exit/abort or a throw from the
+//    job's timers fail this job (crash) instead of ending the worker, and a call that blocks the loop is named.
 // A job abandoned at the shutdown deadline reports nothing: its in-flight record is handed back instead.
 import type { ConsolaInstance } from "consola/core";
 import { ACTIVE_JOB_WRAPPER, unwrapActiveJob, type ActiveJobInfo } from "./activejob";
 import { JobTimeoutError, MalformedPayloadError, UnknownJobError } from "./errors";
 import { failureFields, type FailureFields } from "./failure";
 import type { JobObserver } from "./metrics";
+import type { JobGuard } from "./job-guard";
 import { decodePayload } from "./payload";
 import { Context } from "./job-context";
 import type { MiddlewareStack } from "./middleware";
@@ -28,6 +31,8 @@ export interface RunnerDeps {
   middleware?: MiddlewareStack;
   /** Metrics (--metrics-port): told each job's outcome, once; absent, nothing is measured. */
   observer?: JobObserver | null;
+  /** Attributes what job code does to the process (exit, abort, uncaught throws) to its job, and times its first call. */
+  guard?: JobGuard;
 }
 
 const OK: Finished = { outcome: "ok" };
@@ -38,8 +43,22 @@ export class RunningJob {
   private timer: ReturnType<typeof setTimeout> | undefined;
   context: Context | undefined;
   readonly startedAt = performance.now();
+  /** The job's class, once known. */
+  name = "?";
+  /** Told once when the job settles or is abandoned (job-guard.ts, with --job-timeout). */
+  onSettle: (() => void) | undefined;
+  /** Fails the job from outside its promise (job-guard.ts); set once the job is called. */
+  private onCrash: ((e: Error) => void) | undefined;
 
   constructor(private readonly done: (f: Finished) => void) {}
+
+  crash(e: Error): void {
+    if (!this.settled) this.onCrash?.(e);
+  }
+
+  setCrash(f: (e: Error) => void): void {
+    this.onCrash = f;
+  }
 
   get isSettled(): boolean {
     return this.settled;
@@ -49,6 +68,7 @@ export class RunningJob {
     if (this.settled) return;
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
+    this.onSettle?.();
     this.done(f);
   }
 
@@ -60,6 +80,7 @@ export class RunningJob {
     if (this.settled) return;
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
+    this.onSettle?.();
     this.context?.abort(reason);
   }
 }
@@ -122,11 +143,20 @@ export class Runner {
       if (this.debug) this.deps.log.debug(`job ${className} from queue ${ctx.queue} ${f.outcome === "ok" ? "done" : "failed"} in ${(performance.now() - running.startedAt).toFixed(2)} ms`);
       running.finish(f);
     };
+    running.name = className;
     let result: unknown;
+    const guard = this.deps.guard;
     try {
       const mw = this.middleware;
-      result = mw ? mw.run(ctx, fn, args) : fn.apply(ctx, args as [string, ...unknown[]]);
+      if (guard) {
+        running.setCrash((e) => report(this.failed("fail", e, ctx.queue, className)));
+        result = guard.call(running, ctx.workerId, ctx.queue, mw ? () => mw.run(ctx, fn, args) : () => fn.apply(ctx, args as [string, ...unknown[]]));
+      } else {
+        result = mw ? mw.run(ctx, fn, args) : fn.apply(ctx, args as [string, ...unknown[]]);
+      }
     } catch (e) {
+      // Settled already: the guard failed it (process.exit), and this is the error thrown in place of the exit.
+      if (running.isSettled) return;
       return report(this.failed("fail", e, ctx.queue, className));
     }
     if (!result || typeof (result as { then?: unknown }).then !== "function") return report(OK);
@@ -140,7 +170,7 @@ export class Runner {
     }
     (result as PromiseLike<unknown>).then(
       () => report(OK),
-      (e: unknown) => report(this.failed("fail", e, ctx.queue, className)),
+      (e: unknown) => running.isSettled || report(this.failed("fail", e, ctx.queue, className)),
     );
   }
 

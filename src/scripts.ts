@@ -10,6 +10,8 @@ import laneCycleLua from "./lua/lane-cycle-6.lua" with { type: "text" };
 import releaseLua from "./lua/release-5.lua" with { type: "text" };
 import heartbeatLua from "./lua/heartbeat-4.lua" with { type: "text" };
 import pickupLua from "./lua/pickup-5.lua" with { type: "text" };
+import beatLua from "./lua/beat-2.lua" with { type: "text" };
+import failRunningLua from "./lua/fail-running-6.lua" with { type: "text" };
 
 export interface Script {
   readonly name: string;
@@ -29,6 +31,9 @@ export const scripts = {
   release: script("release", releaseLua, 5, includeRecord),
   heartbeat: script("heartbeat", heartbeatLua, 4, includeRecord),
   pickup: script("pickup", pickupLua, 5, includeRecord),
+  // Run by the beat thread (pulse.ts), which gets their sources: it shares no module with the main thread.
+  beat: script("beat", beatLua, 2),
+  failRunning: script("fail-running", failRunningLua, 6, includeRecord),
 } as const;
 
 /**
@@ -182,7 +187,9 @@ export interface HeartbeatResult {
   added: number;
   /** The Redis clock, in ms. */
   nowMs: number;
-  /** Every process's beat value, ours included: "<ms>|<identity>". */
+  /** The process entry (bunworker:processes) was missing or garbled and has been written again. */
+  rebuilt: boolean;
+  /** Every process's beat value, ours included: "<ms>|<identity>|<valid ms>". */
   beats: Record<string, string>;
 }
 
@@ -190,8 +197,8 @@ export async function heartbeat(c: RedisClient, keys: Keys, input: HeartbeatInpu
   const reply = await runScript<(string | number)[]>(c, scripts.heartbeat, [keys.workers, keys.heartbeats, keys.processes, keys.beats],
     [input.proc, input.heartbeatAt, input.startedAt, keys.workerPrefix, keys.startedSuffix, input.identity, JSON.stringify(input.ids), ...input.ids]);
   const beats: Record<string, string> = {};
-  for (let k = 2; k + 1 < reply.length; k += 2) beats[String(reply[k])] = String(reply[k + 1]);
-  return { added: Number(reply[0]), nowMs: Number(reply[1]), beats };
+  for (let k = 3; k + 1 < reply.length; k += 2) beats[String(reply[k])] = String(reply[k + 1]);
+  return { added: Number(reply[0]), nowMs: Number(reply[1]), rebuilt: Number(reply[2]) === 1, beats };
 }
 
 // ---- pickup-5.lua

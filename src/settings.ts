@@ -42,7 +42,10 @@ export interface Settings {
   processes: number | "auto";
   /** What happens to a dead worker's in-flight jobs: back to the front of their queues, or failure entries. Default requeue. */
   deadJobs: DeadJobPolicy;
-  /** Seconds between heartbeats (Resque's are 60); each also finds dead workers. Default 20 (an idle worker's traffic stays under one command a second). */
+  /**
+   * Seconds between heartbeats (Resque's are 60); each also finds dead workers. Default 20 (an idle worker's
+   * traffic stays under one command a second). At most 150: Ruby's prune would reap slots beating less often.
+   */
   heartbeatInterval: number;
   /** A worker on another host whose heartbeat is older than this many seconds is dead. Default 60. */
   deadAfter: number;
@@ -131,7 +134,9 @@ export const DURATION_LIMITS: Readonly<Record<DurationSetting, DurationLimit>> =
   interval: { flag: "interval", max: 300, words: "5 minutes" },
   shutdownTimeout: { flag: "shutdown-timeout", max: 86_400, words: "1 day" },
   jobTimeout: { flag: "job-timeout", max: 2_147_483, words: "24.8 days" },
-  heartbeatInterval: { flag: "heartbeat-interval", max: 3600, words: "1 hour" },
+  // Ruby's prune_dead_workers unregisters a slot whose workers:heartbeat is older than 300 s and records a false
+  // PruneDeadWorkerDirtyExit for its job (issue #14): half that window leaves room for one late or skipped beat.
+  heartbeatInterval: { flag: "heartbeat-interval", max: 150, words: "2.5 minutes, half of Resque's 300 s prune window: a Ruby worker prunes slots whose heartbeat is older" },
   deadAfter: { flag: "dead-after", max: 86_400, words: "1 day" },
   commandTimeout: { flag: "command-timeout", max: 3600, words: "1 hour" },
 };

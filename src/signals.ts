@@ -1,7 +1,8 @@
 // Process signals -> launcher actions (Resque's meanings, reference section 7):
 // TERM, INT, QUIT: graceful stop; the same again: hand running jobs back now; USR2 / CONT: pause / resume.
 // A child of --processes also stops gracefully when its supervisor is gone (its stdin pipe closes).
-// Hostile job code (an unhandled rejection, a throw from a timer) is reported and never ends the process.
+// Hostile job code (an unhandled rejection, a throw from a timer) is reported and never ends the process; a throw
+// that came from a running job fails that job (job-guard.ts, issue #14).
 import { fstatSync } from "node:fs";
 import type { ConsolaInstance } from "consola/core";
 import type { StopMode } from "./launcher";
@@ -9,6 +10,8 @@ import type { StopMode } from "./launcher";
 export interface Stoppable {
   stop(mode: StopMode): void;
   hold(held: boolean): void;
+  /** An uncaught exception: true when a running job was failed for it (job-guard.ts), so it is not logged here. */
+  uncaught?(e: unknown): boolean;
 }
 
 // A child of --processes gets a group-wide signal twice: once from the terminal, systemd or Heroku (which
@@ -41,7 +44,7 @@ export function installSignals(target: Stoppable, log: ConsolaInstance, supervis
     ["SIGCONT", () => (log.info("CONT received: resuming"), target.hold(false))],
     // Hostile job code must not take the worker down (issue #4): report and keep running.
     ["unhandledRejection", (r: unknown) => log.warn(`unhandled rejection in job code: ${r instanceof Error ? `${r.name}: ${r.message}` : String(r)}`)],
-    ["uncaughtException", (e: unknown) => log.error(`uncaught exception in job code: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)],
+    ["uncaughtException", (e: unknown) => target.uncaught?.(e) || log.error(`uncaught exception in job code: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)],
   ];
   for (const [ev, h] of handlers) process.on(ev as "SIGTERM", h);
   const unwatch = supervised ? watchSupervisor(orphaned) : () => {};

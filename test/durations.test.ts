@@ -18,7 +18,7 @@ const DURATIONS = [
   { flag: "interval", max: 300, words: "5 minutes", factor: 1, with: [] },
   { flag: "shutdown-timeout", max: 86_400, words: "1 day", factor: 1, with: [] },
   { flag: "job-timeout", max: 2_147_483, words: "24.8 days", factor: 1, with: [] },
-  { flag: "heartbeat-interval", max: 3600, words: "1 hour", factor: 2, with: ["--dead-after=7200"] },
+  { flag: "heartbeat-interval", max: 150, words: "2.5 minutes, half of Resque's 300 s prune window: a Ruby worker prunes slots whose heartbeat is older", factor: 2, with: ["--dead-after=300"] },
   { flag: "dead-after", max: 86_400, words: "1 day", factor: 1, with: [] },
   { flag: "command-timeout", max: 3600, words: "1 hour", factor: 3, with: [] },
 ];

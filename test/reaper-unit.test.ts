@@ -21,6 +21,9 @@ function procs(table: Record<number, ProcStat>): { stat: (pid: number) => ProcSt
 
 const other = (pid: number, over: Partial<Identity> = {}): Identity => ({ pid, start: "7000", pidns: NS, boot: BOOT, ...over });
 const beat = (ms: number, identity?: Identity) => (identity ? `${ms}|${encodeIdentity(identity)}` : String(ms));
+/** A beat that says how long it stays valid (issue #14): its owner's --dead-after. */
+const valid = (ms: number, identity: Identity, validMs: number) => `${ms}|${encodeIdentity(identity)}|${validMs}`;
+const elsewhere = (pid: number) => other(pid, { pidns: "pid:[4026532999]" });
 
 describe("deadProcesses", () => {
   const running = { 200: { state: "S", start: "7000" } };
@@ -31,8 +34,19 @@ describe("deadProcesses", () => {
     { name: "same host, pid a zombie", value: beat(FRESH, other(200)), table: { 200: { state: "Z", start: "7000" } }, dead: true, statAsked: true },
     { name: "same host, pid dead (X)", value: beat(FRESH, other(200)), table: { 200: { state: "X", start: "7000" } }, dead: true, statAsked: true },
     { name: "same host, pid reused by a process started at another time", value: beat(FRESH, other(200)), table: { 200: { state: "S", start: "9999" } }, dead: true, statAsked: true },
-    // alive by its pid but not beating: frozen (SIGSTOP) -> dead by its beat's age
-    { name: "same host, pid running, beat too old", value: beat(OLD, other(200)), table: running, dead: true, statAsked: true },
+    // issue #14: alive by its pid but its beat is late (a job blocks its event loop): alive, however late
+    { name: "same host, pid running, beat too old (event loop blocked)", value: beat(OLD, other(200)), table: running, dead: false, statAsked: true },
+    { name: "same host, pid running (R), beat an hour old", value: valid(NOW - 3_600_000, other(200), 3000), table: { 200: { state: "R", start: "7000" } }, dead: false, statAsked: true },
+    // stopped (SIGSTOP: state T, or t under a debugger): dead once its beat has expired, alive before
+    { name: "same host, stopped (T), beat too old", value: beat(OLD, other(200)), table: { 200: { state: "T", start: "7000" } }, dead: true, statAsked: true },
+    { name: "same host, stopped (t), beat past its own validity", value: valid(NOW - 4000, other(200), 3000), table: { 200: { state: "t", start: "7000" } }, dead: true, statAsked: true },
+    { name: "same host, stopped (T), fresh beat", value: beat(FRESH, other(200)), table: { 200: { state: "T", start: "7000" } }, dead: false, statAsked: true },
+    { name: "same host, stopped (T), beat older than our --dead-after but within its own validity", value: valid(OLD, other(200), 120_000), table: { 200: { state: "T", start: "7000" } }, dead: false, statAsked: true },
+    // issue #14: mixed settings: a beat is judged by the validity it carries, not by the judge's --dead-after
+    { name: "other pid namespace, beat older than our --dead-after, within its own validity", value: valid(NOW - 90_000, elsewhere(200), 120_000), table: {}, dead: false, statAsked: false },
+    { name: "other pid namespace, beat within our --dead-after, past its own (shorter) validity", value: valid(NOW - 4000, elsewhere(200), 3000), table: {}, dead: true, statAsked: false },
+    { name: "other pid namespace, beat exactly its validity old", value: valid(NOW - 3000, elsewhere(200), 3000), table: {}, dead: false, statAsked: false },
+    { name: "unreadable validity: our --dead-after", value: `${NOW - 4000}|${encodeIdentity(elsewhere(200))}|soon`, table: {}, dead: false, statAsked: false },
     // another pid namespace or boot: the pid means nothing here, only the beat's age counts
     { name: "other pid namespace, fresh beat, no such pid here", value: beat(FRESH, other(200, { pidns: "pid:[4026532999]" })), table: {}, dead: false, statAsked: false },
     { name: "other pid namespace, old beat, same pid running here", value: beat(OLD, other(200, { pidns: "pid:[4026532999]" })), table: running, dead: true, statAsked: false },
@@ -81,6 +95,8 @@ describe("liveness", () => {
     { name: "our own namespace unknown", other: other(200, { pidns: "" }), self: { ...me, pidns: "" }, table: {}, want: "unknown" },
     // ourselves: alive without asking /proc
     { name: "ourselves", other: { ...me }, table: {}, want: "alive" },
+    { name: "stopped (SIGSTOP)", other: other(200), table: { 200: { state: "T", start: "7000" } }, want: "stopped" },
+    { name: "running, however busy", other: other(200), table: { 200: { state: "R", start: "7000" } }, want: "alive" },
   ])("$name -> $want", ({ other: o, self: s, table, want }) => {
     expect(liveness(o, s ?? me, procs(table).stat)).toBe(want as "alive");
   });
@@ -95,10 +111,19 @@ describe("parseBeat", () => {
     ["", 0, null],
     ["not a number", 0, null],
   ])("%p", (value, ms, identity) => {
-    expect(parseBeat(value)).toEqual({ ms, identity });
+    expect(parseBeat(value)).toEqual({ ms, identity, validMs: null });
+  });
+
+  test.each<[string, number | null]>([
+    [`1234|200|7000|${NS}|${BOOT}|3000`, 3000],
+    [`1234|200|7000|${NS}|${BOOT}|`, null],
+    [`1234|200|7000|${NS}|${BOOT}|0`, null],
+    [`1234|200|7000|${NS}|${BOOT}|x`, null],
+  ])("validity of %p", (value, validMs) => {
+    expect(parseBeat(value).validMs).toBe(validMs);
   });
 
   test("encodeIdentity and parseBeat round-trip", () => {
-    expect(parseBeat(`99|${encodeIdentity(me)}`)).toEqual({ ms: 99, identity: me });
+    expect(parseBeat(`99|${encodeIdentity(me)}`)).toEqual({ ms: 99, identity: me, validMs: null });
   });
 });

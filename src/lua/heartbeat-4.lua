@@ -11,7 +11,8 @@
   ARGV[1] process ("host:pid:instance")   ARGV[2] heartbeat value (Time.parse-able)   ARGV[3] started value
   ARGV[4] prefix of worker:<id>  ARGV[5] suffix of worker:<id>:started   ARGV[6] this process's identity
   ARGV[7] JSON array of the ids  ARGV[8..] the ids
-  Returns { ids that were not registered, Redis time in ms, then the beats hash as field, value, ... }
+  Returns { ids that were not registered, Redis time in ms, 1 if the process entry was rebuilt, then the beats
+  hash as field, value, ... }
 ]]
 local workersKey, heartbeatsKey, processesKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local proc, beat, started, workerPrefix, startedSuffix, identity, idsJson = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -25,10 +26,11 @@ for from = firstId, #ARGV, 1000 do
   if member.err then return bad(workersKey, 'is not a set') end
   for k, m in ipairs(member) do if m == 0 then missing[#missing + 1] = ARGV[from + k - 1] end end
 end
-if #missing > 0 then
-  local kind = redis.call('TYPE', processesKey).ok
-  if kind ~= 'hash' and kind ~= 'none' then return bad(processesKey, 'is a ' .. kind .. ', not a hash') end
-end
+-- The process entry is what release reads to find our ids: one deleted or garbled from outside is written again
+-- (issue #14), and said so in the reply.
+local entry = redis.pcall('HGET', processesKey, proc)
+if type(entry) == 'table' and entry.err then return bad(processesKey, 'is not a hash') end
+local rebuild = entry ~= idsJson
 local time = redis.call('TIME')
 local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
@@ -47,8 +49,10 @@ redis.call('HSET', beatsKey, proc, tostring(nowMs) .. '|' .. identity)
 if #missing > 0 then
   for _, id in ipairs(missing) do redis.call('SET', workerPrefix .. id .. startedSuffix, started, 'NX') end
   for from = 1, #missing, 1000 do redis.call('SADD', workersKey, unpack(missing, from, math.min(#missing, from + 999))) end
-  redis.call('HSET', processesKey, proc, idsJson)
 end
-local out = { #missing, nowMs }
+if rebuild then redis.call('HSET', processesKey, proc, idsJson) end
+-- "rebuilt" only for an entry that existed in another form or vanished while our ids stayed registered; a
+-- first registration (every id missing, no entry) is not news.
+local out = { #missing, nowMs, (rebuild and not (entry == false and #missing == #ARGV - firstId + 1)) and 1 or 0 }
 for _, v in ipairs(beats) do out[#out + 1] = v end
 return out

@@ -23,8 +23,21 @@ for key, want in pairs({ [workersKey] = 'set', [heartbeatsKey] = 'hash', [proces
 end
 
 local ids = redis.call('HGET', processesKey, proc)
-local okIds, decoded = pcall(cjson.decode, ids or '[]')
-ids = okIds and type(decoded) == 'table' and decoded or {}
+local okIds, decoded = pcall(cjson.decode, ids or '')
+ids = ids and okIds and type(decoded) == 'table' and decoded or nil
+if not ids then
+  -- The entry was deleted or garbled from outside (issue #14): our ids are "<host>:<pid>:<queues>:<slot>.<instance>"
+  -- for proc "<host>:<pid>:<instance>", so the registrations still name them.
+  local head, instance = string.match(proc, '^(.*:)([^:]+)$')
+  local seen = {}
+  ids = {}
+  for _, id in ipairs(redis.call('SMEMBERS', workersKey)) do seen[id] = true end
+  for _, id in ipairs(redis.call('HKEYS', heartbeatsKey)) do seen[id] = true end
+  for id in pairs(seen) do
+    if head and string.sub(id, 1, #head) == head and string.sub(id, -#instance - 1) == '.' .. instance then ids[#ids + 1] = id end
+  end
+  table.sort(ids)
+end
 -- Decide first what becomes of each running job: { queue, payload } to requeue, or a failure entry.
 local requeue, failures, queueOk = {}, {}, {}
 local function canRequeue(queue)
