@@ -7,8 +7,10 @@
 //                 pickup latency: `sent` is the enqueuer's clock in epoch milliseconds with decimals
 //                 (performance.timeOrigin + performance.now()); the job takes the same clock first thing and
 //                 RPUSHes the difference, in milliseconds, to `key`.
+// As it exits it writes its own VmHWM to stderr (harness/memory.ts), the peak RSS the drain reports.
 // This file is not a test and is not run by `bun test`.
 import { redis, register, work } from "../../src/index";
+import { selfReport } from "./harness/memory";
 
 register("Noop", () => {});
 register("Sleep", (_q: string, ms: number) => Bun.sleep(ms));
@@ -24,4 +26,5 @@ register("Stamp", (_q: string, sent: number, key: string) => {
 });
 
 await work();
+process.stderr.write(selfReport());
 process.exit(0);
