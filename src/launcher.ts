@@ -77,8 +77,9 @@ export class Launcher {
   /** Resolves when the worker has stopped and unregistered; rejects if it cannot start. `beforeJobs` runs once Redis answers. */
   async run(beforeJobs?: () => Promise<void>): Promise<void> {
     await this.connect();
-    await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
-    await beforeJobs?.();
+    // Independent of each other, so in parallel (issue #15): the key checks, and the program's own start-up
+    // (the write probe, the client job code uses); both still come before registration and the first job.
+    await Promise.all([preflight(this.conns[0] as RedisConn, this.ctx.config.keys), beforeJobs?.()]);
     await this.start();
     const mode = await this.stopWanted;
     try {

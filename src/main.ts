@@ -107,6 +107,7 @@ async function launch(config: Config, program: Program, supervised: boolean): Pr
     if (!(e instanceof StoppedBeforeStart)) throw e;
     config.log.info("stopped before start-up finished: nothing was registered");
   } finally {
+    starting.abort(); // a write-probe wait still running when the key checks failed ends too
     uninstall();
   }
 }
