@@ -13,6 +13,7 @@ import { closeHarness, openHarness, type Harness } from "./harness/harness";
 import { BENCH_WORKER, HELP, parseOptions, ROOT, type Options, type ScenarioName } from "./harness/options";
 import { Results, table, workerName } from "./harness/results";
 import { log } from "./harness/util";
+import { cycle } from "./scenarios/cycle";
 import { drain } from "./scenarios/drain";
 import { latency } from "./scenarios/latency";
 import { memory } from "./scenarios/memory";
@@ -21,7 +22,7 @@ import { queues } from "./scenarios/queues";
 import { slots } from "./scenarios/slots";
 import { startup } from "./scenarios/startup";
 
-const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { drain, latency, queues, slots, processes, startup, memory };
+const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { cycle, drain, latency, queues, slots, processes, startup, memory };
 
 /** The one harness of this run, for cleanup from signal handlers and the watchdog. */
 let harness: Harness | null = null;

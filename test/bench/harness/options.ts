@@ -7,7 +7,7 @@ export const ROOT = new URL("../../..", import.meta.url).pathname;
 export const BENCH_WORKER = `${ROOT}test/bench/bench-worker.ts`;
 export const NS = "resque:";
 // In running order: the short scenarios first, so that a run cut short still has them.
-export const ALL = ["drain", "latency", "slots", "processes", "startup", "queues", "memory"] as const;
+export const ALL = ["cycle", "drain", "latency", "slots", "processes", "startup", "queues", "memory"] as const;
 export type ScenarioName = (typeof ALL)[number];
 /** What `bun run bench` runs without --scenarios or --all: everything but the long memory drain (< 10 minutes). */
 const DEFAULT: readonly ScenarioName[] = ALL.filter((s) => s !== "memory");
@@ -25,6 +25,9 @@ a keyspace notification answered by that one-line script. Drain rows print jobs/
 notifications, of the two-hop floor (pickup_x_two_hop).
 
 Scenarios (in this order):
+  cycle      the fetch script alone (src/lua/lane-cycle-6.lua), driven by the harness as one lane of 12 slots: 4,000
+             calls (quick 1,000) that each ack 12 jobs and fetch 12: script µs per call and per job (INFO
+             commandstats), Redis CPU per job and the fleet ceiling it implies (jobs/s per Redis core)
   drain      200,000 pre-filled no-op jobs ({"class":"Noop","args":[]}) in queue "bench", --concurrency=25
              --exit-on-complete: jobs/s, worker and Redis CPU per job, Redis commands per job, peak RSS
   latency    idle worker on lat1,lat2,lat3 (--concurrency=25): one "Stamp" job at a time, ~300 ms apart,

@@ -48,6 +48,7 @@ const TARGETS: Record<string, Target> = {
   "queues:notify:middle": notifiedPickup,
   "queues:notify:last": notifiedPickup,
   "queues:notify:spread": notifiedPickup,
+  cycle: { text: "≤ 5.5 µs Redis", met: (r) => n(r, "redis_cpu_us_per_job") <= 5.5 },
   slots: { text: "≥ 15,000 jobs/s", met: (r) => (r.jobs_per_s as number) >= 15_000 },
   "processes:2": { text: "≥ 1.7× processes:1", met: (r) => (r.speedup_vs_1 as number) >= 1.7 },
   "startup:binary": { text: "≤ 30 ms", met: (r) => n(r, "startup_ms") <= 30 },
@@ -75,6 +76,7 @@ function other(r: Result): string {
   if (r.scenario.startsWith("processes")) return `${fmt(r.jobs_per_s_processing)} jobs/s first→last job${r.speedup_vs_1 !== undefined ? `, ×${fmt(r.speedup_vs_1)}` : ""}${r.exited_by_itself === false ? ", did not exit by itself" : ""}`;
   if (r.scenario === "slots") return `${fmt(((r.of_bound as number) ?? NaN) * 100, 1)} % of the 20,000/s bound`;
   if (r.scenario.startsWith("baseline")) return `LPOP ${fmt(r.lpop_per_s)}/s un-pipelined; RTT p50: PING ${fmt(r.ping_rtt_p50_ms, 3)} ms, EVALSHA ${fmt(r.evalsha_rtt_p50_ms, 3)} ms, two hops ${fmt(r.two_hop_p50_ms, 3)} ms`;
+  if (r.scenario === "cycle") return `${fmt(r.script_usec_per_call)} µs/script call, ${fmt(r.script_usec_per_job)} µs/job in the script; fleet ceiling ${fmt(r.fleet_ceiling_jobs_per_s)} jobs/s per Redis core`;
   if (r.scenario.startsWith("drain")) return `${fmt(r.jobs_per_evalsha, 1)} jobs/EVALSHA, ${fmt(r.script_usec_per_call)} µs/script call; fleet ceiling ${fmt(r.fleet_ceiling_jobs_per_s)} jobs/s per Redis core; RSS ${fmt(r.peak_rss_at_20pct_mb, 1)} MB at 20 %`;
   return "";
 }
