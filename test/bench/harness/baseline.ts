@@ -2,7 +2,8 @@
 // figures compare across days: the VM is much faster on some days than on others, and a drain or a pickup
 // means little without the floor under it.
 //   lpop_per_s        un-pipelined LPOP rate: one connection, each LPOP awaited before the next (what a worker
-//                     that pops one job per round trip could reach); the drain is printed as a multiple of it
+//                     that pops one job per round trip could reach), the best of 5 bursts of 4,000; the drain
+//                     is printed as a multiple of it
 //   ping_rtt          PING round trip, and evalsha_rtt, a one-line script (`return redis.call('LPOP', KEYS[1])`)
 //                     on an empty list: the floor of a one-hop pickup. Sampled SPACED_MS apart, so that both
 //                     sides wake from idle as in a pickup sample; pickups are printed as a multiple of its p50
@@ -30,12 +31,17 @@ export interface Baseline {
   two_hop_p99_ms: number;
 }
 
+/** The best of 5 bursts of 4,000: a burst that lost the CPU to another process says nothing about Redis. */
 async function lpopRate(redis: BenchRedis): Promise<number> {
   const items = new Array<string>(1000).fill('{"class":"Noop","args":[]}');
   for (let i = 0; i < LPOP_ITEMS; i += 1000) await redis.cmd("RPUSH", [KEY, ...items]);
-  const t0 = performance.now();
-  for (let i = 0; i < LPOP_ITEMS; i++) await redis.cmd("LPOP", [KEY]);
-  return LPOP_ITEMS / ((performance.now() - t0) / 1000);
+  let best = 0;
+  for (let burst = 0; burst < 5; burst++) {
+    const t0 = performance.now();
+    for (let i = 0; i < LPOP_ITEMS / 5; i++) await redis.cmd("LPOP", [KEY]);
+    best = Math.max(best, LPOP_ITEMS / 5 / ((performance.now() - t0) / 1000));
+  }
+  return best;
 }
 
 async function timed(f: () => Promise<unknown>): Promise<number> {
