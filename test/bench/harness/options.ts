@@ -16,7 +16,7 @@ export const HELP = `bun run bench [options]
 
 Starts a private redis-server on a free port of 127.0.0.1 (no persistence) and runs the worker CLI as a
 child process against it. Prints one JSON line per result on stdout, then a markdown table with targets.
-Without flags it runs every scenario but "memory", once each, in about 6-7 minutes on a 2-core VM.
+Without flags it runs every scenario but "memory", once each, in 5-6 minutes on a 2-core VM.
 
 Every run first (and last) measures the Redis floor of the day (rows baseline, baseline:end): un-pipelined
 LPOP/s on one connection, the PING and one-line EVALSHA round trips (sampled 30 ms apart), and the two hops of
@@ -31,7 +31,7 @@ Scenarios (in this order):
   drain      200,000 pre-filled no-op jobs ({"class":"Noop","args":[]}) in queue "bench", --concurrency=25
              --exit-on-complete: jobs/s, worker and Redis CPU per job, Redis commands per job, peak RSS
   latency    idle worker on lat1,lat2,lat3 (--concurrency=25): one "Stamp" job at a time, ~300 ms apart,
-             pickup p50/p99 on the first and the last queue; then Redis commands/s over 10 s of idleness
+             pickup p50/p99 on the first and the last queue; then Redis commands/s over --idle-seconds of idleness
   queues     1,000 empty queues q0000..q0999 in resque:queues, one idle worker on --queues=* (--concurrency=25,
              --interval=1): Redis connections it holds, Redis commands/s over the idle window, and Stamp pickup
              p50/p99 on the first, middle and last queue (q0000, q0500, q0999; each wait capped at
