@@ -201,6 +201,7 @@ async function compile(opts: BuildOptions, files: string[], commit: string): Pro
       },
       // Embedded in the binary, so failure backtraces name jobs/x.ts:line instead of /$bunfs/root/bunworker:82.
       sourcemap: "linked",
+      bytecode: true,
     });
   } catch (e) {
     throw new BuildFailure(`compiling failed${opts.target ? ` for ${opts.target}` : ""}: ${oneLine(e)}`);

@@ -126,9 +126,10 @@ export class Launcher {
 
   private async runGuarded(beforeJobs?: () => Promise<void>): Promise<void> {
     await this.connect();
-    await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
-    await warnIfEvicting(this.conns[0] as RedisConn, this.ctx.config.log, this.ctx.config.target.display);
-    await beforeJobs?.();
+    // Independent of each other, so in parallel (issue #15): the key checks, and the program's own start-up
+    // (the write probe, the client job code uses), the eviction-policy warning (#14); all still come before
+    // registration and the first job.
+    await Promise.all([preflight(this.conns[0] as RedisConn, this.ctx.config.keys), beforeJobs?.(), warnIfEvicting(this.conns[0] as RedisConn, this.ctx.config.log, this.ctx.config.target.display)]);
     // Before registering: a failing onStart leaves nothing behind in Redis, and a stop signal while onStart
     // still runs (it may never settle) ends start-up the same way, without onStop.
     let started: boolean;

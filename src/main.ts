@@ -131,6 +131,7 @@ async function launch(config: Config, program: Program, supervised: boolean, ope
     if (!(e instanceof StoppedBeforeStart)) throw e;
     config.log.info("stopped before start-up finished: nothing was registered");
   } finally {
+    starting.abort(); // a write-probe wait still running when the key checks failed ends too
     uninstall();
     side.stop();
   }

@@ -8,8 +8,10 @@
 //                 (performance.timeOrigin + performance.now()); the job takes the same clock first thing and
 //                 RPUSHes the difference, in milliseconds, to `key`.
 // $BENCH_MIDDLEWARE (bench --middleware) installs that many trivial middleware around every job.
+// As it exits it writes its own VmHWM to stderr (harness/memory.ts), the peak RSS the drain reports.
 // This file is not a test and is not run by `bun test`.
 import { redis, register, use, work } from "../../src/index";
+import { selfReport } from "./harness/memory";
 
 for (let i = 0; i < Number(process.env.BENCH_MIDDLEWARE ?? 0); i++) {
   use(async (_ctx, next) => {
@@ -31,4 +33,5 @@ register("Stamp", (_q: string, sent: number, key: string) => {
 });
 
 await work();
+process.stderr.write(selfReport());
 process.exit(0);

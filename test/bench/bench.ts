@@ -8,20 +8,23 @@
 // This file is the entry: options, the scenario loop, the table and cleanup. The shared harness lives in
 // harness/ (options, Redis, workers, results, pickup and idle measurements), one module per scenario in
 // scenarios/.
+import { measureBaseline } from "./harness/baseline";
 import { closeHarness, openHarness, type Harness } from "./harness/harness";
 import { BENCH_WORKER, HELP, parseOptions, ROOT, type Options, type ScenarioName } from "./harness/options";
 import { Results, table, workerName } from "./harness/results";
 import { log } from "./harness/util";
+import { cycle } from "./scenarios/cycle";
 import { delayed } from "./scenarios/delayed";
 import { drain } from "./scenarios/drain";
 import { enqueue } from "./scenarios/enqueue";
 import { latency } from "./scenarios/latency";
+import { memory } from "./scenarios/memory";
 import { processes } from "./scenarios/processes";
 import { queues } from "./scenarios/queues";
 import { slots } from "./scenarios/slots";
 import { startup } from "./scenarios/startup";
 
-const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { drain, latency, queues, slots, processes, startup, enqueue, delayed };
+const RUNNERS: Record<ScenarioName, (h: Harness) => Promise<void>> = { cycle, drain, latency, queues, slots, processes, startup, memory, enqueue, delayed };
 
 /** The one harness of this run, for cleanup from signal handlers and the watchdog. */
 let harness: Harness | null = null;
@@ -55,8 +58,10 @@ async function runScenarios(h: Harness): Promise<number> {
   let failures = 0;
   for (const s of h.opts.scenarios) {
     if (interrupted) break;
+    const t0 = Date.now();
     try {
       await RUNNERS[s](h);
+      log(`${s}: done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     } catch (e) {
       if (interrupted) break;
       failures++;
@@ -66,6 +71,14 @@ async function runScenarios(h: Harness): Promise<number> {
     }
   }
   return failures;
+}
+
+/** The Redis floor of the day (harness/baseline.ts), as a row; the first one is what later rows are compared with. */
+async function baselineRow(h: Harness, scenario: string): Promise<void> {
+  log(`${scenario}: un-pipelined LPOP rate, PING / EVALSHA round trips, two-hop notification floor`);
+  const b = await measureBaseline(h.redis);
+  h.results.baseline ??= b;
+  h.results.emit({ scenario, worker: "redis-server", ...b });
 }
 
 async function main(): Promise<number> {
@@ -78,7 +91,11 @@ async function main(): Promise<number> {
   try {
     const h = (harness = await openHarness(o, new Results()));
     log(`redis-server on 127.0.0.1:${h.redis.port}; worker: ${o.workerCmd ?? `bun ${BENCH_WORKER.slice(ROOT.length)}`}`);
+    const started = Date.now();
+    await baselineRow(h, "baseline");
     const failures = await runScenarios(h);
+    if (!interrupted) await baselineRow(h, "baseline:end");
+    log(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     process.stdout.write("\n" + table(h.results.list) + "\n");
     return failures ? 1 : 0;
   } finally {

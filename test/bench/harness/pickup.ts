@@ -29,6 +29,8 @@ export interface StampPlan {
   timeoutS: number;
   /** Each gap is lengthened by a random part of this (a polled queue's pickup then samples its whole cycle). */
   jitterMs?: number;
+  /** Samples to take (default --samples). */
+  samples?: number;
 }
 
 /** Up to `tries` Stamp jobs until one runs; throws (with the worker's output) when none did. */
@@ -54,7 +56,8 @@ export async function samplePickups(h: Harness, w: Worker, queue: string | ((i: 
   const pickups: number[] = [];
   const trips: number[] = [];
   let missed = 0;
-  for (let i = 0; i < h.opts.samples && w.exitedAt === null; i++) {
+  const n = plan.samples ?? h.opts.samples;
+  for (let i = 0; i < n && w.exitedAt === null; i++) {
     await sleep(h.opts.gapMs + Math.random() * (plan.jitterMs ?? 0));
     const s = await stamp(h.redis, typeof queue === "string" ? queue : queue(i), plan.resultKey(i), plan.timeoutS);
     if (s) pickups.push(s.pickup), trips.push(s.roundTrip);

@@ -96,24 +96,29 @@ async function measureIdle(h: Harness, w: Worker, v: Variant): Promise<void> {
   });
 }
 
-/** One result list per Stamp job, so that a job picked up after its wait was given up cannot count for the next. */
-const planFor = (h: Harness, queue: string): StampPlan => ({
+/**
+ * One result list per Stamp job, so that a job picked up after its wait was given up cannot count for the next.
+ * Gaps are jittered only without notifications: then a queue past the waits is polled, and the jitter makes
+ * the samples cover the poll's whole cycle; with notifications nothing is polled, and jitter only costs time.
+ */
+const planFor = (h: Harness, queue: string, v?: Variant): StampPlan => ({
   resultKey: (i) => `${NS}bench:stamps:${queue}:${i}`,
   timeoutS: 2 * intervalOf(h.opts).seconds + 5,
-  jitterMs: intervalOf(h.opts).seconds * 1000,
+  jitterMs: v?.notify ? 0 : intervalOf(h.opts).seconds * 1000,
+  samples: h.opts.queueSamples,
 });
 
 async function measurePickups(h: Harness, w: Worker, v: Variant): Promise<void> {
   for (const [position, queue] of POSITIONS) {
-    const plan = planFor(h, queue);
-    log(`${v.scenario}: ${h.opts.samples} pickups on ${queue} (${position}), ${h.opts.gapMs} ms apart, each waited for up to ${plan.timeoutS} s`);
+    const plan = planFor(h, queue, v);
+    log(`${v.scenario}: ${plan.samples} pickups on ${queue} (${position}), ${h.opts.gapMs} ms apart, each waited for up to ${plan.timeoutS} s`);
     const s = await samplePickups(h, w, queue, plan);
     h.results.emit({ ...rowHead(h, v, `${v.scenario}:${position}`), queue, position, wait_cap_s: plan.timeoutS, ...pickupFields(s, h.opts.gapMs) });
   }
-  const plan = planFor(h, "spread");
+  const plan = planFor(h, "spread", v);
   const spread = QUEUES.slice(1, -1);
   const pick = (): string => spread[Math.floor(Math.random() * spread.length)] as string;
-  log(`${v.scenario}: ${h.opts.samples} pickups spread over ${spread.length} queues, ${h.opts.gapMs} ms apart`);
+  log(`${v.scenario}: ${plan.samples} pickups spread over ${spread.length} queues, ${h.opts.gapMs} ms apart`);
   const s = await samplePickups(h, w, () => pick(), plan);
   const clients = await h.redis.clients();
   h.results.emit({ ...rowHead(h, v, `${v.scenario}:spread`), queue: "random", position: "spread", wait_cap_s: plan.timeoutS, ...pickupFields(s, h.opts.gapMs), connections_after: clients.total - clients.harness });

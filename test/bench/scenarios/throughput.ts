@@ -4,6 +4,7 @@
 // (INFO deltas minus the harness's own commands) per job. `repeated` runs it --repeat times and keeps the
 // median run.
 import type { Harness } from "../harness/harness";
+import { PeakSampler, type MemoryPeak } from "../harness/memory";
 import { NS } from "../harness/options";
 import { delta, perJob, type BenchRedis, type Delta } from "../harness/redis";
 import { workerName, type Result } from "../harness/results";
@@ -79,6 +80,7 @@ interface Run {
   doneAt: number;
   exitedByItself: boolean;
   d: Delta;
+  mem: MemoryPeak;
 }
 
 function timingFields({ spec, w, firstAt, doneAt, exitedByItself }: Run, end: number): Record<string, unknown> {
@@ -96,23 +98,32 @@ function timingFields({ spec, w, firstAt, doneAt, exitedByItself }: Run, end: nu
   };
 }
 
-function cpuFields({ spec, w, d }: Run, end: number): Record<string, unknown> {
+function cpuFields({ spec, w, d, mem }: Run, end: number): Record<string, unknown> {
   const ru = w.proc.resourceUsage();
   const cpuUs = ru ? Number(ru.cpuTime.user + ru.cpuTime.system) : NaN;
   const evals = (d.calls.get("evalsha") ?? 0) + (d.calls.get("eval") ?? 0);
+  const scriptUsec = (d.usec.get("evalsha") ?? 0) + (d.usec.get("eval") ?? 0);
+  const redisUs = d.cpuUs / spec.jobs;
   return {
     worker_cpu_us_per_job: round(cpuUs / spec.jobs, 2),
     worker_user_s: ru ? round(Number(ru.cpuTime.user) / 1e6, 3) : null,
     worker_sys_s: ru ? round(Number(ru.cpuTime.system) / 1e6, 3) : null,
     worker_cpu_cores: round(cpuUs / 1e6 / ((end - w.spawnedAt) / 1000), 2),
-    redis_cpu_us_per_job: round(d.cpuUs / spec.jobs, 2),
+    redis_cpu_us_per_job: round(redisUs, 2),
+    // One Redis core's worth of jobs at this cost: the ceiling of a whole fleet sharing one Redis.
+    fleet_ceiling_jobs_per_s: Math.round(1e6 / redisUs),
     redis_cpu_cores: round(d.cpuUs / 1e6 / ((end - w.spawnedAt) / 1000), 2),
     redis_cmds_per_job: round(d.commands / spec.jobs, 3),
     evalsha_per_job: round(evals / spec.jobs, 4),
     jobs_per_evalsha: evals ? round(spec.jobs / evals, 1) : null,
-    script_usec_per_job: round(((d.usec.get("evalsha") ?? 0) + (d.usec.get("eval") ?? 0)) / spec.jobs, 2),
+    script_usec_per_job: round(scriptUsec / spec.jobs, 2),
+    script_usec_per_call: evals ? round(scriptUsec / evals, 2) : null,
     redis_calls_per_job: perJob(d, spec.jobs),
-    peak_rss_mb: ru ? round(ru.maxRSS / 1048576, 1) : null,
+    peak_rss_mb: mem.peakMb,
+    peak_rss_tree_sum_mb: mem.treeSumMb,
+    peak_rss_at_20pct_mb: mem.at(0.2),
+    rss_samples: mem.samples,
+    spawn_maxrss_mb: ru ? round(ru.maxRSS / 1048576, 1) : null,
   };
 }
 
@@ -130,11 +141,14 @@ export async function throughput(h: Harness, spec: RunSpec): Promise<Result> {
   const before = await redis.snapshot();
   redis.ownCommands = 1;
   const w = h.workers.spawn({ queues: [spec.queue], concurrency: spec.concurrency, processes: spec.processes, exitOnComplete: true }, spec.scenario);
+  const sampler = new PeakSampler(w.proc.pid);
   const deadline = Date.now() + spec.timeoutMs;
   try {
     const firstAt = await waitFirstJob(redis, w, spec, deadline);
     let doneAt = await waitLastJob(redis, w, spec, deadline);
     const exitedByItself = await awaitExit(w, spec, deadline, doneAt);
+    await within(w.exited, 1000); // its output (the exit-time VmHWM report) is read to the end
+    const mem = sampler.stop(w.output());
     const own = redis.ownCommands;
     const after = await redis.snapshot();
     const processed = await processedCount(redis);
@@ -142,8 +156,9 @@ export async function throughput(h: Harness, spec: RunSpec): Promise<Result> {
     const left = Number(await redis.cmd("LLEN", [`${NS}queue:${spec.queue}`]));
     if (doneAt === null && processed >= spec.jobs) doneAt = w.exitedAt;
     if (firstAt === null || doneAt === null) throw new Error(`${spec.scenario}: ${processed} of ${spec.jobs} jobs processed before the timeout or exit (status ${w.code}):\n${tail(w)}`);
-    return runResult(h, { spec, w, firstAt, doneAt, exitedByItself, d: delta(before, after, own) }, { processed, failed, left });
+    return runResult(h, { spec, w, firstAt, doneAt, exitedByItself, d: delta(before, after, own), mem }, { processed, failed, left });
   } finally {
+    sampler.stop("");
     if (w.exitedAt === null) await stopWorker(w, 3000);
   }
 }
