@@ -30,6 +30,8 @@ export interface Keys {
   readonly beats: string;
   /** HASH fetch lane -> number of its last applied call, so a resent call is not applied twice. */
   lanes(proc: string): string;
+  /** LIST outcomes of finished jobs a stopped worker could not record (keep-outcomes-2.lua), written at the next start. */
+  readonly outcomes: string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -57,5 +59,6 @@ export function makeKeys(ns: string): Keys {
     processes: `${own}processes`,
     beats: `${own}beats`,
     lanes: (proc) => `${own}lanes:${proc}`,
+    outcomes: `${own}outcomes`,
   };
 }

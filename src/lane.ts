@@ -43,6 +43,8 @@ export interface LaneListener {
   badQueues(queues: readonly string[]): void;
   /** A key the lane must write is unusable: the worker cannot go on. */
   fatal(e: BadKeyError): void;
+  /** A call met tampered bookkeeping: acks applied without a valid token, states deleted under running jobs. */
+  bookkeeping(tampered: number, gone: readonly string[]): void;
 }
 
 const PAUSE_RECHECK_MS = 1000;
@@ -116,7 +118,7 @@ export class Lane {
 
   /** No job running, nothing left to record. */
   get drained(): boolean {
-    return this.busySlots === 0 && this.ops.length === 0 && !this.running;
+    return this.busySlots === 0 && (this.ops.length === 0 || this.broken) && !this.running;
   }
 
   freeSlots(): number {
@@ -216,15 +218,23 @@ export class Lane {
 
   private start(slot: Slot, token: string, queue: string, notUtf8: boolean, raw: string): void {
     this.listener.took(queue);
-    const job = this.runner.run(slot.id, queue, notUtf8, raw, (f) => this.finished(slot, token, f));
+    const job = this.runner.run(slot.id, queue, notUtf8, raw, (f) => this.finished(slot, token, f, queue, raw));
     if (!job.isSettled) slot.job = job;
   }
 
-  private finished(slot: Slot, token: string, f: Finished): void {
+  private finished(slot: Slot, token: string, f: Finished, queue: string, raw: string): void {
     slot.job = null;
     const { id, no } = slot;
-    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, slot: no, token, outcome: "ok" } : { kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure });
+    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, slot: no, token, outcome: "ok" } : { kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure, queue, raw });
     this.kick();
+  }
+
+  /**
+   * Acks of finished jobs this lane will not send (it stopped on a bad key, or at the hard stop): the shutdown
+   * keeps their outcomes (outcomes.ts) instead of handing those jobs back as if they had not run (issue #14).
+   */
+  unsent(): readonly SlotOp[] {
+    return this.ops;
   }
 
   private fetching(): boolean {
@@ -239,13 +249,20 @@ export class Lane {
         this.ops = [];
         const free = this.fetching() ? this.slots.filter((s) => !s.job && !s.lent) : [];
         if (ops.length === 0 && free.length === 0) break;
-        await this.cycle(ops, free);
+        try {
+          await this.cycle(ops, free);
+        } catch (e) {
+          // Not applied (a bad key changes nothing) or not known to be (the hard stop): kept for the shutdown.
+          this.ops = ops.concat(this.ops);
+          throw e;
+        }
       } while (this.again || this.ops.length > 0);
     } catch (e) {
-      // A bad key or a hard stop ends the retries; unacknowledged jobs stay in Redis as in-flight records and
-      // are handed back by the shutdown's release.
+      // A bad key or a hard stop ends the retries; unacknowledged jobs stay in Redis as in-flight records. The
+      // shutdown keeps the outcomes of the finished ones (unsent()) and hands back the rest. The lane sends
+      // nothing more: an ack resent in a new call after its first call did apply would count its job twice.
       this.quiet = true;
-      this.broken = e instanceof BadKeyError;
+      this.broken = true;
       if (e instanceof BadKeyError) this.listener.fatal(e);
       else if (!this.ctx.hardStop.aborted) this.ctx.config.log.error(`fetch lane stopped: ${(e as Error).message}`);
     } finally {
@@ -270,6 +287,7 @@ export class Lane {
     );
     const token = String(this.call++);
     if (result.badQueues.length) this.listener.badQueues(result.badQueues);
+    if (result.tampered || result.gone.length) this.listener.bookkeeping(result.tampered, result.gone);
     for (const job of result.jobs) this.start(free[job.slot] as Slot, token, job.queue, job.notUtf8, job.raw);
     if (free.length === 0) return;
     if (result.jobs.length === free.length) this.listener.moreWork();

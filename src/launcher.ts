@@ -16,6 +16,7 @@ import { ConnectionError } from "./errors";
 import { Heartbeat } from "./heartbeat";
 import { newInstanceId, ownIdentity } from "./identity";
 import { Manager } from "./manager";
+import { keepUnsent, recordKept } from "./outcomes";
 import { preflight } from "./preflight";
 import { setProcline } from "./procline";
 import { idQueues } from "./queues";
@@ -70,7 +71,7 @@ export class Launcher {
     if (!(e instanceof BadKeyError)) return this.ctx.outage.failed(e);
     if (this.fatalError) return;
     this.fatalError = e;
-    this.ctx.config.log.error(`${e.message}; stopping (the jobs this worker holds go back to their queues)`);
+    this.ctx.config.log.error(`${e.message}; stopping (unfinished jobs go back to their queues; finished ones are kept, not run again)`);
     this.stop("graceful");
   }
 
@@ -78,6 +79,7 @@ export class Launcher {
   async run(beforeJobs?: () => Promise<void>): Promise<void> {
     await this.connect();
     await preflight(this.conns[0] as RedisConn, this.ctx.config.keys);
+    await recordKept(this.ctx, this.conns[0] as RedisConn);
     await beforeJobs?.();
     await this.start();
     const mode = await this.stopWanted;
@@ -155,6 +157,12 @@ export class Launcher {
     const final = new AbortController();
     const giveUp = setTimeout(() => final.abort(), config.commandTimeoutMs * 2);
     try {
+      // Finished jobs whose acks could not be written leave their states first, or release would hand them back.
+      const unsent = this.manager.unsentAcks();
+      await retrying(() => keepUnsent(this.ctx, this.conns[0] as RedisConn, unsent), this.ctx.outage, final.signal).catch((e) => {
+        if (!(e instanceof BadKeyError)) throw e;
+        log.error(`could not keep the outcomes of ${unsent.length} finished job(s), so they go back to their queues: ${e.message}`);
+      });
       const { requeued } = await retrying(() => this.reaper.release(proc, "requeue"), this.ctx.outage, final.signal);
       log.info(`stopped: ${requeued} job(s) handed back to their queues (${abandoned} still running at the deadline); workers unregistered`);
     } finally {

@@ -18,7 +18,7 @@ import { Poller } from "./poller";
 import { QueueOrder, resolveQueues, type QueueSpec } from "./queues";
 import type { RedisConn } from "./redis";
 import type { Runner } from "./runner";
-import type { BadKeyError } from "./scripts";
+import type { BadKeyError, SlotOp } from "./scripts";
 
 /**
  * How long a follower keeps a queue after its last job before it may follow another: bounds how often a
@@ -210,6 +210,18 @@ export class Manager implements LaneListener, QueueSource {
 
   fatal(e: BadKeyError): void {
     this.events.fatal(e);
+  }
+
+  bookkeeping(tampered: number, gone: readonly string[]): void {
+    const { config, proc } = this.ctx;
+    const { keys, log } = config;
+    if (tampered) log.error(`${keys.lanes(proc)}: ${tampered} finished job(s) had no valid token in its "tokens" field (the hash or the field was deleted or overwritten): acknowledged by their slots, so none runs again`);
+    for (const id of gone) log.warn(`${keys.worker(id)} was deleted while its job ran (Resque.remove_worker?): the job is counted as processed; the next heartbeat registers the worker again`);
+  }
+
+  /** Acks of finished jobs that the lanes will not send (see Lane.unsent). */
+  unsentAcks(): SlotOp[] {
+    return this.lanes.flatMap((l) => [...l.unsent()]);
   }
 
   /** Some watched queue (`queue`, or any when not named) has a job: wake an idle lane to fetch it. */

@@ -10,6 +10,8 @@ import laneCycleLua from "./lua/lane-cycle-6.lua" with { type: "text" };
 import releaseLua from "./lua/release-5.lua" with { type: "text" };
 import heartbeatLua from "./lua/heartbeat-4.lua" with { type: "text" };
 import pickupLua from "./lua/pickup-5.lua" with { type: "text" };
+import keepOutcomesLua from "./lua/keep-outcomes-2.lua" with { type: "text" };
+import recordOutcomesLua from "./lua/record-outcomes-4.lua" with { type: "text" };
 
 export interface Script {
   readonly name: string;
@@ -29,6 +31,8 @@ export const scripts = {
   release: script("release", releaseLua, 5, includeRecord),
   heartbeat: script("heartbeat", heartbeatLua, 4, includeRecord),
   pickup: script("pickup", pickupLua, 5, includeRecord),
+  keepOutcomes: script("keep-outcomes", keepOutcomesLua, 2, includeRecord),
+  recordOutcomes: script("record-outcomes", recordOutcomesLua, 4, includeRecord),
 } as const;
 
 /**
@@ -78,7 +82,7 @@ function tagged(s: Script, e: unknown): unknown {
  */
 export type SlotOp =
   | { kind: "ack"; id: string; slot: number; token: string; outcome: "ok" }
-  | { kind: "ack"; id: string; slot: number; token: string; outcome: "fail" | "bad"; failure: FailureFields };
+  | { kind: "ack"; id: string; slot: number; token: string; outcome: "fail" | "bad"; failure: FailureFields; queue: string; raw: string };
 
 /** A slot as the scripts know it: its worker id and its number in the process (0 .. concurrency - 1). */
 export interface SlotRef {
@@ -115,6 +119,10 @@ export interface CycleResult {
   jobs: FetchedJob[];
   /** Queues whose key holds another type than a list: skipped. */
   badQueues: string[];
+  /** Acks applied although their slot had no valid token (the lanes hash or its tokens field was tampered with). */
+  tampered: number;
+  /** Worker ids whose state was deleted from outside while their job ran (counted as processed all the same). */
+  gone: string[];
 }
 
 function pushOp(args: (string | number)[], op: SlotOp): void {
@@ -128,16 +136,20 @@ export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): 
   for (const op of input.ops) pushOp(args, op);
   for (const f of input.fill) args.push(f.id, f.slot);
   args.push(...input.queues);
+  // A failed job's queue and item, for the failure entry when its state was deleted under it (rare: failures only).
+  for (const op of input.ops) if (op.outcome !== "ok") args.push(op.queue, op.raw);
   const reply = await runScript<(string | number)[]>(c, scripts.laneCycle,
     [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause, keys.beats], args);
   const n = Number(reply[1]);
   const jobs: FetchedJob[] = new Array(n);
   for (let k = 0; k < n; k++) {
-    const at = 2 + k * 4;
+    const at = 4 + k * 4;
     jobs[k] = { slot: Number(reply[at]) - 1, queue: String(reply[at + 1]), notUtf8: reply[at + 2] === "u", raw: String(reply[at + 3]) };
   }
   const paused = Number(reply[0]) === 1 ? "pause-all-workers" : Number(reply[0]) === 2 ? "unregistered" : false;
-  return { paused, jobs, badQueues: reply.slice(2 + n * 4).map(String) };
+  const g = Number(reply[3]);
+  const goneAt = 4 + n * 4;
+  return { paused, jobs, tampered: Number(reply[2]), gone: g ? reply.slice(goneAt, goneAt + g).map(String) : [], badQueues: reply.slice(goneAt + g).map(String) };
 }
 
 // ---- release-5.lua
@@ -221,4 +233,19 @@ export async function pickup(c: RedisClient, keys: Keys, input: PickupInput): Pr
   if (reply.length === 0) return null;
   if (reply[0] === "skip") return "skip";
   return { notUtf8: reply[0] === "u", raw: String(reply[1]), more: Number(reply[2]) === 1 };
+}
+
+// ---- keep-outcomes-2.lua, record-outcomes-4.lua
+
+/** Keeps the outcomes of finished jobs whose acks could not be written; returns how many were kept. */
+export async function keepOutcomes(c: RedisClient, keys: Keys, input: { proc: string; failedAt: string; ops: readonly SlotOp[] }): Promise<number> {
+  const args: (string | number)[] = [keys.workerPrefix, input.failedAt, input.ops.length];
+  for (const op of input.ops) pushOp(args, op);
+  return Number(await runScript<number>(c, scripts.keepOutcomes, [keys.lanes(input.proc), keys.outcomes], args));
+}
+
+/** Writes the kept outcomes (counters, failure entries) and deletes them. */
+export async function recordOutcomes(c: RedisClient, keys: Keys): Promise<{ processed: number; failed: number }> {
+  const [processed, failed] = await runScript<[number, number]>(c, scripts.recordOutcomes, [keys.outcomes, keys.processed, keys.failedCount, keys.failed], []);
+  return { processed: Number(processed), failed: Number(failed) };
 }
