@@ -14,6 +14,7 @@ import { Blocker, Gate, type Loan } from "./blocker";
 import type { WorkerContext } from "./context";
 import { Lane, type LaneListener, type QueueSource, type Slot } from "./lane";
 import { Notifier } from "./notifier";
+import { reportTampering } from "./outcomes";
 import { Poller } from "./poller";
 import { QueueOrder, resolveQueues, type QueueSpec } from "./queues";
 import type { RedisConn } from "./redis";
@@ -213,10 +214,7 @@ export class Manager implements LaneListener, QueueSource {
   }
 
   bookkeeping(tampered: number, gone: readonly string[]): void {
-    const { config, proc } = this.ctx;
-    const { keys, log } = config;
-    if (tampered) log.error(`${keys.lanes(proc)}: ${tampered} finished job(s) had no valid token in its "tokens" field (the hash or the field was deleted or overwritten): acknowledged by their slots, so none runs again`);
-    for (const id of gone) log.warn(`${keys.worker(id)} was deleted while its job ran (Resque.remove_worker?): the job is counted as processed; the next heartbeat registers the worker again`);
+    reportTampering(this.ctx, tampered, gone);
   }
 
   /** Acks of finished jobs that the lanes will not send (see Lane.unsent). */

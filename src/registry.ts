@@ -1,6 +1,7 @@
 // Class name -> TypeScript function. A payload's class resolves only through this map: nothing is ever
 // loaded or called by name (issue #4, security).
 import { DuplicateJobError } from "./errors";
+import { MALFORMED_CLASS, retriedMalformed } from "./malformed";
 
 /** What `this` is inside a job function (use `function` syntax to read it). */
 export interface JobContext {
@@ -27,8 +28,9 @@ export class Registry {
     this.fns.set(className, fn as JobFunction);
   }
 
+  /** A registered class, else a built-in one (a retried malformed item, malformed.ts). */
   get(className: string): JobFunction | undefined {
-    return this.fns.get(className);
+    return this.fns.get(className) ?? (className === MALFORMED_CLASS ? retriedMalformed : undefined);
   }
 
   classes(): string[] {
