@@ -52,6 +52,7 @@ export class Manager implements LaneListener, QueueSource {
   private readonly gate = new Gate();
   private readonly poller: Poller;
   private readonly notifier: Notifier;
+  private readonly conn: RedisConn;
   private order: QueueOrder;
   private readonly badUntil = new Map<string, number>();
   /** The lane woken for work seen, until its fetch is done: the gate stays closed meanwhile. */
@@ -80,7 +81,7 @@ export class Manager implements LaneListener, QueueSource {
     const groups: Slot[][] = conns.map(() => []);
     ids.forEach((id, i) => groups[i % conns.length]?.push({ id, no: i, job: null, lent: false }));
     this.lanes = groups.map((slots, i) => new Lane(ctx, conns[i] as RedisConn, i, slots, this, runner, this));
-    const conn = conns[0] as RedisConn;
+    const conn = (this.conn = conns[0] as RedisConn);
     this.poller = new Poller(ctx, conn, this.gate, {
       refreshQueues: (known) => this.setQueues(resolveQueues([...config.queues], known)),
       polledQueues: () => this.served().filter((q) => !this.blockers.has(q)),
@@ -195,9 +196,13 @@ export class Manager implements LaneListener, QueueSource {
     }
   }
 
-  /** A lane filled every free slot: there may be more, so the other idle lanes fetch too. */
+  /**
+   * A lane filled every free slot: there may be more, so the other idle lanes fetch too, and waits holding a
+   * lent slot give it back (Blocker.reclaim): no slot stays lent to an idle wait while a job waits (issue #14).
+   */
   moreWork(): void {
     for (const lane of this.lanes) lane.wake();
+    for (const b of this.blockers.values()) b.reclaim();
   }
 
   badQueues(queues: readonly string[]): void {
@@ -291,7 +296,8 @@ export class Manager implements LaneListener, QueueSource {
     for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, this.blockerHost, blockMs(config)));
   }
 
-  private readonly blockerHost = { lend: () => this.lend(), nextToken: () => this.nextToken(), onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e), retire: (b: Blocker) => this.retire(b) };
+  private readonly blockerHost = { lend: () => this.lend(), nextToken: () => this.nextToken(), onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e), retire: (b: Blocker) => this.retire(b),
+    unblock: (id: number) => this.conn.run((c) => c.send("CLIENT", ["UNBLOCK", String(id)]), "CLIENT UNBLOCK").then(() => {}) };
 
   /**
    * A follower whose queue has had no job for a whole wait stops: when the jobs stop, the worker's connections

@@ -25,7 +25,9 @@ Scenarios (all by default, in this order):
              2 × interval + 5 s) and spread (each job on a random queue, then the connections held);
              again with notify-keyspace-events El (queues:notify); and connections and
              idle commands/s of a worker on --queues=q0000,q0001,q0002 for reference (queues:3)
-  slots      --concurrency=1000, "Sleep" 50 ms jobs: 30,000 jobs (bound 20,000 jobs/s)
+  slots      --concurrency=1000, "Sleep" 50 ms jobs: 30,000 jobs (bound 20,000 jobs/s); --slots-concurrency
+             runs it at other concurrencies (jobs: 200 per slot, 60 with --quick, at most 30,000 / 10,000;
+             bound: slots / 50 ms)
   processes  "Cpu" 2 ms jobs, 2,000 jobs, --processes=1 vs --processes=2: jobs/s and the ratio
   startup    exec to first fetch (cycle EVALSHA seen by MONITOR), 10 runs, median: \`bun worker.ts\` and the
              compiled binary (--binary, default dist/bunworker; skipped with a note when absent)
@@ -49,6 +51,9 @@ Options:
                          if the shell could expand "*". Prefer "cd dir && exec cmd" so that SIGTERM reaches
                          the worker and its CPU time is counted.
   --binary=<path>        compiled worker for the startup scenario (default dist/bunworker)
+  --worker-args='<flags>' extra flags for the default worker, e.g. --worker-args='--min-replicas=1' (also
+                         $BENCH_WORKER_ARGS); ignored with --worker-cmd
+  --slots-concurrency=<n,n>  the slots scenario's --concurrency values (default 1000), e.g. 5,25,1000
   --samples=<n>          pickups per measured queue (default 200, quick 50)
   --gap-ms=<ms>          idle time before each pickup (default 300)
   --idle-seconds=<s>     length of the idle-traffic window (default 60)
@@ -77,6 +82,8 @@ export interface Options {
   startupRuns: number;
   repeat: number;
   timeoutS: number;
+  workerArgs: string[];
+  slotsConcurrency: number[];
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -90,6 +97,7 @@ function readArgs(argv: string[]): Values {
     options: {
       scenarios: str, quick: { type: "boolean" }, "worker-cmd": str, binary: str, samples: str, "gap-ms": str,
       "idle-seconds": str, "startup-runs": str, repeat: str, timeout: str, help: { type: "boolean", short: "h" },
+      "worker-args": str, "slots-concurrency": str,
     },
   });
   return values;
@@ -124,5 +132,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     startupRuns: Math.floor(num("startup-runs", s("startup-runs"), quick ? 5 : 10, 1)),
     repeat: Math.floor(num("repeat", s("repeat"), quick ? 1 : 3, 1)),
     timeoutS: num("timeout", s("timeout"), 1200, 10),
+    workerArgs: [s("worker-args") ?? "", process.env.BENCH_WORKER_ARGS ?? ""].join(" ").split(" ").filter(Boolean),
+    slotsConcurrency: (s("slots-concurrency") ?? "1000").split(",").map((v) => Math.floor(num("slots-concurrency", v, 1000, 1))),
   };
 }
