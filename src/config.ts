@@ -36,6 +36,8 @@ export interface Config {
   /** How many of the highest-priority queues get a blocking wait (a connection each) for sub-ms pickup. */
   readonly blockingQueues: number;
   readonly followQueues: number;
+  /** --min-replicas: WAIT for this many replicas before a fetched job starts (0: off). */
+  readonly minReplicas: number;
   /** Keyspace notifications for pickup on every queue: use when the server has them, turn them on, or not. */
   readonly notifications: NotifyMode;
   readonly intervalMs: number;
@@ -75,6 +77,7 @@ export function resolveConfig(s: Settings, deps: ConfigDeps = {}): Config {
     deadJobs: s.deadJobs,
     blockingQueues: s.blockingQueues,
     followQueues: s.followQueues,
+    minReplicas: s.minReplicas,
     notifications: s.keyspaceNotifications,
     intervalMs: ms(s.interval),
     shutdownTimeoutMs: ms(s.shutdownTimeout),

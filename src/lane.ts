@@ -13,6 +13,7 @@ import type { RedisClient } from "bun";
 import type { WorkerContext } from "./context";
 import type { RedisConn } from "./redis";
 import { failedAt, runAt } from "./resque-time";
+import { replicated } from "./replicas";
 import { retrying } from "./retry";
 import type { Finished, Runner, RunningJob } from "./runner";
 import { BadKeyError, laneCycle, pickup, type CycleResult, type PickedJob, type SlotOp } from "./scripts";
@@ -58,7 +59,13 @@ export type Pickup = (PickedJob & { token: string; queue: string }) | null | "sk
  */
 export function sendPickup(ctx: WorkerContext, c: RedisClient, slot: Slot, queue: string, token: string): Promise<Pickup> {
   const { config, proc } = ctx;
-  return pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token, queue } : job));
+  const n = config.minReplicas;
+  return pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then(async (job) => {
+    if (!job || job === "skip") return job;
+    // --min-replicas: not replicated in time, this rejects, and the slot comes back unsure (its lane fetches).
+    if (n) await replicated(c, n);
+    return { ...job, token, queue };
+  });
 }
 
 export class Lane {
@@ -276,8 +283,10 @@ export class Lane {
     const now = config.clock.now();
     const input = { proc, lane: this.index, call: this.call, runAt: runAt(now), failedAt: failedAt(now), ops,
       fill: free.map((s) => ({ id: s.id, slot: s.no })), queues: free.length ? this.queues.fetchOrder() : [] };
+    const n = config.minReplicas;
     const result = await retrying(
-      () => this.conn.run((c) => laneCycle(c, config.keys, input), "cycle"),
+      // --min-replicas: a call not yet on n replicas is sent again (replicas.ts); no job of it starts before.
+      () => this.conn.run((c) => (n ? laneCycle(c, config.keys, input).then(async (r) => (await replicated(c, n), r)) : laneCycle(c, config.keys, input)), "cycle"),
       this.ctx.outage,
       this.ctx.hardStop,
       (e) => {

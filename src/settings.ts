@@ -65,6 +65,12 @@ export interface Settings {
    * notify-keyspace-events has E and l (or A); "enable" adds "El" to the server's setting; "off". Default auto.
    */
   keyspaceNotifications: "auto" | "enable" | "off";
+  /**
+   * Failover without duplicates (issue #14): a job starts only after its fetch (and the acks sent with it) has
+   * reached this many replicas (Redis WAIT); a call not yet replicated is sent again, to the new primary after a
+   * failover. 0 (default): off.
+   */
+  minReplicas: number;
 }
 
 export function defaultUri(env: Record<string, string | undefined>): string {
@@ -98,6 +104,7 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     blockingQueues: 3,
     followQueues: 2,
     keyspaceNotifications: "auto",
+    minReplicas: 0,
   };
 }
 
@@ -172,6 +179,7 @@ export function validate(s: Settings): QueueSpec[] {
   if (!Number.isInteger(s.followQueues) || s.followQueues < 0 || s.followQueues > MAX_BLOCKING_QUEUES) {
     throw new SettingsError(`--follow-queues must be an integer from 0 to ${MAX_BLOCKING_QUEUES}, got ${s.followQueues}`);
   }
+  if (!Number.isInteger(s.minReplicas) || s.minReplicas < 0 || s.minReplicas > 16) throw new SettingsError(`--min-replicas must be an integer from 0 to 16, got ${s.minReplicas}`);
   if (!NOTIFY_MODES.includes(s.keyspaceNotifications)) throw new SettingsError(`--keyspace-notifications must be one of ${NOTIFY_MODES.join(", ")}, got ${s.keyspaceNotifications}`);
   return specs;
 }

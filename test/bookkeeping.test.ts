@@ -3,9 +3,10 @@
 // the worker, and the jobs it had finished are kept (not handed back) and recorded by the next start; the lanes
 // hash or its tokens field tampered with mid-drain is logged and runs nothing twice; a worker state deleted
 // under a running job is logged and the job still counts.
-import { expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { makeKeys } from "../src/keys";
+import { BadKeyError, keepOutcomes, recordOutcomes, releaseProcess, type SlotOp } from "../src/scripts";
 import { REDIS_URL, isolate, waitFor } from "./helpers/redis";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
 
@@ -157,3 +158,65 @@ test("a worker state deleted under its running job (Resque.remove_worker): logge
   expect(await w.exited).toBe(0);
   expect(await c.lrange(`${ns}test:ran`, 0, -1)).toEqual(["long"]);
 }, 30_000);
+
+describe("keep-outcomes-2.lua and record-outcomes-4.lua on their own", () => {
+  const proc = "host:1:inst";
+  const J = (tag: string) => `{"class":"J","args":["${tag}"]}`;
+  const state = (tag: string) => `{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J(tag)}}`;
+  const ok = (id: string, slot: number, token: string): SlotOp => ({ kind: "ack", id, slot, token, outcome: "ok" });
+  const failed = (id: string, slot: number, token: string): SlotOp => ({ kind: "ack", id, slot, token, outcome: "fail", failure: { exception: "E", error: "boom", backtrace: ["a.ts:1"] }, queue: "q", raw: J(id) });
+
+  async function slots(): Promise<ReturnType<typeof makeKeys>> {
+    const k = makeKeys(ns);
+    await c.set(k.worker("w0"), state("done-ok"));
+    await c.set(k.worker("w1"), state("done-fail"));
+    await c.set(k.worker("w2"), state("still-running"));
+    await c.set(k.worker("w3"), state("another job"));
+    await c.hset(k.lanes(proc), "tokens", "5,5,5,9");
+    await c.hset(k.processes, proc, JSON.stringify(["w0", "w1", "w2", "w3"]));
+    return k;
+  }
+
+  test("a worker killed between keep and release: each job is kept or handed back, never both; the next start records the kept ones", async () => {
+    const k = await slots();
+    // w3's ack names token 7 but the slot holds token 9's job: that job did not finish, it is left for release.
+    const kept = await keepOutcomes(c, k, { proc, failedAt: "2026/11/27 10:00:01 UTC", ops: [ok("w0", 0, "5"), failed("w1", 1, "5"), ok("w3", 3, "7")] });
+    expect(kept).toBe(2);
+    expect(await c.exists(k.worker("w0"))).toBe(false);
+    expect(await c.exists(k.worker("w1"))).toBe(false);
+    // (killed here) a reaper's release hands back what is left: the unfinished job and the slot's other job.
+    const r = await releaseProcess(c, k, { proc, mode: "requeue", failedAt: "x" });
+    expect(r.requeued).toBe(2);
+    expect(await c.lrange(k.queue("q"), 0, -1)).toEqual([J("another job"), J("still-running")]);
+    expect(await recordOutcomes(c, k)).toEqual({ processed: 2, failed: 1 });
+    expect(await c.get(k.processed)).toBe("2");
+    expect(await c.get(k.failedCount)).toBe("1");
+    expect(JSON.parse((await c.lindex(k.failed, 0)) as string)).toEqual({ failed_at: "2026/11/27 10:00:01 UTC", payload: { class: "J", args: ["done-fail"] }, exception: "E", error: "boom", backtrace: ["a.ts:1"], worker: "w1", queue: "q" });
+    expect(await c.exists(k.outcomes)).toBe(false);
+    expect(await recordOutcomes(c, k)).toEqual({ processed: 0, failed: 0 });
+  });
+
+  test("an outcomes key of the wrong type: keep changes nothing (the jobs are handed back instead)", async () => {
+    const k = await slots();
+    await c.set(k.outcomes, "oops");
+    await expect(keepOutcomes(c, k, { proc, failedAt: "x", ops: [ok("w0", 0, "5")] })).rejects.toBeInstanceOf(BadKeyError);
+    expect(await c.get(k.worker("w0"))).toBe(state("done-ok"));
+    expect(await c.get(k.outcomes)).toBe("oops");
+  });
+
+  test("record with an unusable counter or failed list changes nothing and names the key", async () => {
+    const k = await slots();
+    await keepOutcomes(c, k, { proc, failedAt: "x", ops: [ok("w0", 0, "5"), failed("w1", 1, "5")] });
+    await c.hset(k.failed, "f", "v");
+    const e = await recordOutcomes(c, k).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BadKeyError);
+    expect((e as BadKeyError).key).toBe(k.failed);
+    expect(await c.llen(k.outcomes)).toBe(2);
+    expect(await c.exists(k.processed)).toBe(false);
+    await c.del(k.failed);
+    await c.set(k.failedCount, "nope");
+    await expect(recordOutcomes(c, k)).rejects.toBeInstanceOf(BadKeyError);
+    expect(await c.llen(k.outcomes)).toBe(2);
+    expect(await c.exists(k.processed)).toBe(false);
+  });
+});

@@ -77,6 +77,8 @@ local known = redis.pcall('HMGET', lanesKey, lane, 'tokens')
 if known.err then return bad(lanesKey, 'is not a hash') end
 local last = known[1]
 if last == call then
+  -- Rewritten unchanged, so that a WAIT on the connection that resent the call covers the first one (replicas.ts).
+  rcall('HSET', lanesKey, lane, call)
   local keys = {}
   for k = 1, F do keys[k] = workerPrefix .. fillId(k) end
   local vals, err = strings(keys)
