@@ -14,6 +14,7 @@
 import type { WorkerContext } from "./context";
 import { sendPickup, type Lane, type Pickup, type Slot } from "./lane";
 import { isTransient, RedisConn } from "./redis";
+import { NotReplicatedError } from "./replicas";
 import { backoffMs, sleep } from "./retry";
 
 /** Open while some lane is idle with a free slot; blockers and the poller wait on it. */
@@ -175,7 +176,8 @@ export class Blocker {
     // Cancelled (a pause, or a follower's new queue): the gate or the new queue decides what comes next.
     if (this.cancelled) return void (this.cancelled = false);
     if (isTransient(e)) this.ctx.outage.failed(e);
-    else if (attempt === 0) this.host.onError(this.queue, e);
+    // --min-replicas not reached: the lane that gets the slot back says so (its fetch waits the same way).
+    else if (attempt === 0 && !(e instanceof NotReplicatedError)) this.host.onError(this.queue, e);
     // A wrong-type key will not heal soon: wait a whole interval before looking again.
     await sleep(isTransient(e) ? backoffMs(attempt, Math.random()) : config.intervalMs, this.ctx.hardStop);
   }

@@ -13,7 +13,7 @@ import type { RedisClient } from "bun";
 import type { WorkerContext } from "./context";
 import type { RedisConn } from "./redis";
 import { failedAt, runAt } from "./resque-time";
-import { replicated } from "./replicas";
+import { NotReplicatedError, ReplicaWait, replicated } from "./replicas";
 import { retrying } from "./retry";
 import type { Finished, Runner, RunningJob } from "./runner";
 import { BadKeyError, laneCycle, pickup, type CycleResult, type PickedJob, type SlotOp } from "./scripts";
@@ -87,6 +87,7 @@ export class Lane {
   private pausedBy: CycleResult["paused"] = false;
   /** A key this lane must write is unusable (BadKeyError): it sends nothing more. */
   private broken = false;
+  private readonly replicas: ReplicaWait;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -96,7 +97,9 @@ export class Lane {
     private readonly queues: QueueSource,
     private readonly runner: Runner,
     private readonly listener: LaneListener,
-  ) {}
+  ) {
+    this.replicas = new ReplicaWait(ctx.config.log);
+  }
 
   get idle(): boolean {
     return this.idleNow;
@@ -291,9 +294,11 @@ export class Lane {
       this.ctx.hardStop,
       (e) => {
         if (e instanceof BadKeyError) throw e;
+        if (e instanceof NotReplicatedError) return this.replicas.lagging(e);
         config.log.error(`fetch failed, retrying: ${(e as Error).message}`);
       },
     );
+    if (n) this.replicas.caughtUp();
     const token = String(this.call++);
     if (result.badQueues.length) this.listener.badQueues(result.badQueues);
     if (result.tampered || result.gone.length) this.listener.bookkeeping(result.tampered, result.gone);
