@@ -53,6 +53,8 @@ Options:
   --binary=<path>        compiled worker for the startup scenario (default dist/bunworker)
   --worker-args='<flags>' extra flags for the default worker, e.g. --worker-args='--min-replicas=1' (also
                          $BENCH_WORKER_ARGS); ignored with --worker-cmd
+  --replicas=<n>         start n replicas of the private redis-server (for --worker-args='--min-replicas=n');
+                         Redis CPU fields count the primary only
   --slots-concurrency=<n,n>  the slots scenario's --concurrency values (default 1000), e.g. 5,25,1000
   --samples=<n>          pickups per measured queue (default 200, quick 50)
   --gap-ms=<ms>          idle time before each pickup (default 300)
@@ -84,6 +86,7 @@ export interface Options {
   timeoutS: number;
   workerArgs: string[];
   slotsConcurrency: number[];
+  replicas: number;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -97,7 +100,7 @@ function readArgs(argv: string[]): Values {
     options: {
       scenarios: str, quick: { type: "boolean" }, "worker-cmd": str, binary: str, samples: str, "gap-ms": str,
       "idle-seconds": str, "startup-runs": str, repeat: str, timeout: str, help: { type: "boolean", short: "h" },
-      "worker-args": str, "slots-concurrency": str,
+      "worker-args": str, "slots-concurrency": str, replicas: str,
     },
   });
   return values;
@@ -133,6 +136,7 @@ export function parseOptions(argv: string[]): Options | "help" {
     repeat: Math.floor(num("repeat", s("repeat"), quick ? 1 : 3, 1)),
     timeoutS: num("timeout", s("timeout"), 1200, 10),
     workerArgs: [s("worker-args") ?? "", process.env.BENCH_WORKER_ARGS ?? ""].join(" ").split(" ").filter(Boolean),
+    replicas: Math.floor(num("replicas", s("replicas"), 0, 0)),
     slotsConcurrency: (s("slots-concurrency") ?? "1000").split(",").map((v) => Math.floor(num("slots-concurrency", v, 1000, 1))),
   };
 }
