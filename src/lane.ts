@@ -13,7 +13,7 @@ import type { RedisClient } from "bun";
 import type { WorkerContext } from "./context";
 import type { RedisConn } from "./redis";
 import { failedAt, runAt } from "./resque-time";
-import { NotReplicatedError, ReplicaWait, replicated } from "./replicas";
+import { NotReplicatedError, replicaWait, replicated, type ReplicaWait } from "./replicas";
 import { retrying } from "./retry";
 import type { Finished, Runner, RunningJob } from "./runner";
 import { BadKeyError, laneCycle, pickup, type CycleResult, type PickedJob, type SlotOp } from "./scripts";
@@ -98,7 +98,7 @@ export class Lane {
     private readonly runner: Runner,
     private readonly listener: LaneListener,
   ) {
-    this.replicas = new ReplicaWait(ctx.config.log);
+    this.replicas = replicaWait(ctx.config.log);
   }
 
   get idle(): boolean {

@@ -40,3 +40,12 @@ export async function replicated(c: RedisClient, n: number): Promise<void> {
   const got = Number(await c.send("WAIT", [String(n), String(WAIT_MS)]));
   if (got < n) throw new NotReplicatedError(`the write reached ${got} of --min-replicas=${n} replicas within ${WAIT_MS} ms`);
 }
+
+const shared = new WeakMap<ConsolaInstance, ReplicaWait>();
+
+/** One reporter per worker process (per logger): its lanes wait for the same replicas. */
+export function replicaWait(log: ConsolaInstance): ReplicaWait {
+  let w = shared.get(log);
+  if (!w) shared.set(log, (w = new ReplicaWait(log)));
+  return w;
+}
