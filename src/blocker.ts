@@ -12,7 +12,8 @@
 // A follower (manager.ts took) is the same wait on a queue past those, the one that had a job most recently:
 // follow() moves it to another queue by replacing its connection, which ends the old wait at once.
 import type { WorkerContext } from "./context";
-import { sendPickup, type Lane, type Pickup, type Slot } from "./lane";
+import type { Lane, Slot } from "./lane";
+import { sendPickup, type Pickup } from "./pickup";
 import { isTransient, RedisConn } from "./redis";
 import { NotReplicatedError } from "./replicas";
 import { backoffMs, sleep } from "./retry";

@@ -16,7 +16,8 @@ import { failedAt, runAt } from "./resque-time";
 import { NotReplicatedError, replicaWait, replicated, type ReplicaWait } from "./replicas";
 import { retrying } from "./retry";
 import type { Finished, Runner, RunningJob } from "./runner";
-import { BadKeyError, laneCycle, pickup, type CycleResult, type PickedJob, type SlotOp } from "./scripts";
+import { sendPickup, type Pickup } from "./pickup";
+import { BadKeyError, evalFallbacks, laneCycle, type CycleInput, type CycleResult, type SlotOp } from "./scripts";
 
 export interface Slot {
   readonly id: string;
@@ -49,24 +50,6 @@ export interface LaneListener {
 }
 
 const PAUSE_RECHECK_MS = 1000;
-
-/** A pickup's answer (pickup-5.lua): the job it took with its token and queue, null (none), or "skip". */
-export type Pickup = (PickedJob & { token: string; queue: string }) | null | "skip";
-
-/**
- * Sends the pickup of one job from `queue` into the lent `slot` on `c` now, in the caller's tick, so that it is
- * pipelined behind whatever the caller sent just before (a blocker's BLMOVE).
- */
-export function sendPickup(ctx: WorkerContext, c: RedisClient, slot: Slot, queue: string, token: string): Promise<Pickup> {
-  const { config, proc } = ctx;
-  const n = config.minReplicas;
-  return pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then(async (job) => {
-    if (!job || job === "skip") return job;
-    // --min-replicas: not replicated in time, this rejects, and the slot comes back unsure (its lane fetches).
-    if (n) await replicated(c, n);
-    return { ...job, token, queue };
-  });
-}
 
 export class Lane {
   private ops: SlotOp[] = [];
@@ -239,10 +222,7 @@ export class Lane {
     this.kick();
   }
 
-  /**
-   * Acks of finished jobs this lane will not send (it stopped on a bad key, or at the hard stop): the shutdown
-   * keeps their outcomes (outcomes.ts) instead of handing those jobs back as if they had not run (issue #14).
-   */
+  /** Acks this lane will not send (it stopped): their outcomes are kept at shutdown (outcomes.ts, issue #14). */
   unsent(): readonly SlotOp[] {
     return this.ops;
   }
@@ -268,9 +248,8 @@ export class Lane {
         }
       } while (this.again || this.ops.length > 0);
     } catch (e) {
-      // A bad key or a hard stop ends the retries; unacknowledged jobs stay in Redis as in-flight records. The
-      // shutdown keeps the outcomes of the finished ones (unsent()) and hands back the rest. The lane sends
-      // nothing more: an ack resent in a new call after its first call did apply would count its job twice.
+      // A bad key or a hard stop ends the retries; the shutdown keeps finished jobs' outcomes (unsent()) and
+      // hands back the rest. Nothing more is sent: an ack resent in a new call could count its job twice.
       this.quiet = true;
       this.broken = true;
       if (e instanceof BadKeyError) this.listener.fatal(e);
@@ -289,7 +268,7 @@ export class Lane {
     const n = config.minReplicas;
     const result = await retrying(
       // --min-replicas: a call not yet on n replicas is sent again (replicas.ts); no job of it starts before.
-      () => this.conn.run((c) => (n ? laneCycle(c, config.keys, input).then(async (r) => (await replicated(c, n), r)) : laneCycle(c, config.keys, input)), "cycle"),
+      () => this.conn.run((c) => (n ? this.replicatedCycle(c, input, n) : laneCycle(c, config.keys, input)), "cycle"),
       this.ctx.outage,
       this.ctx.hardStop,
       (e) => {
@@ -309,6 +288,14 @@ export class Lane {
     this.pausedBy = result.paused;
     if (result.paused) this.pauseFor(PAUSE_RECHECK_MS);
     else this.idleNow = result.jobs.length < free.length;
+  }
+
+  /** The cycle call with its WAIT pipelined behind it (one round trip); again after it, if it went as EVAL. */
+  private async replicatedCycle(c: RedisClient, input: CycleInput, n: number): Promise<CycleResult> {
+    const fallbacks = evalFallbacks;
+    const [r] = await Promise.all([laneCycle(c, this.ctx.config.keys, input), replicated(c, n)]);
+    if (evalFallbacks !== fallbacks) await replicated(c, n);
+    return r;
   }
 
   /** Said once per change (by lane 0 only), not at every recheck. */

@@ -196,10 +196,7 @@ export class Manager implements LaneListener, QueueSource {
     }
   }
 
-  /**
-   * A lane filled every free slot: there may be more, so the other idle lanes fetch too, and waits holding a
-   * lent slot give it back (Blocker.reclaim): no slot stays lent to an idle wait while a job waits (issue #14).
-   */
+  /** A lane filled every free slot: other idle lanes fetch too, and waits give their lent slots back (#14). */
   moreWork(): void {
     for (const lane of this.lanes) lane.wake();
     for (const b of this.blockers.values()) b.reclaim();

@@ -46,6 +46,9 @@ export class BadKeyError extends Error {
   }
 }
 
+/** How many times a script was sent again as EVAL (NOSCRIPT): a WAIT pipelined behind its EVALSHA did not cover it. */
+export let evalFallbacks = 0;
+
 /** Runs a script; keys.length must equal script.numKeys. Server errors name the script. */
 export async function runScript<T>(client: RedisClient, s: Script, keys: string[], args: (string | number)[]): Promise<T> {
   // One argument array per call (this is the fetch loop's hot path); only the first element differs for EVAL.
@@ -56,6 +59,7 @@ export async function runScript<T>(client: RedisClient, s: Script, keys: string[
   } catch (e) {
     if (!(e instanceof Error) || !e.message.includes("NOSCRIPT")) throw tagged(s, e);
     argv[0] = s.source;
+    evalFallbacks++;
     try {
       return (await client.send("EVAL", argv)) as T;
     } catch (e2) {
