@@ -111,6 +111,27 @@ for (const bad of badKeys) {
   }, 60_000);
 }
 
+test("killed (SIGKILL) right after keeping the outcomes, before its release: the next start reaps the rest and records the kept ones; 0 ran twice", async () => {
+  await fill();
+  const w = worker(["--log-level=debug"]);
+  await waitFor(async () => (await processed()) >= 20, 20_000, "20 jobs processed");
+  const before = await badKeys[0]!.break();
+  await w.waitForOutput(/kept the outcomes of \d+ finished job/, 20_000);
+  w.signal("SIGKILL");
+  await w.exited;
+  const kept = Number(await c.llen(`${ns}bunworker:outcomes`));
+  expect(kept).toBeGreaterThan(0);
+  await c.set(`${ns}stat:processed`, "1000");
+  const w2 = worker(["--exit-on-complete"]);
+  expect(await w2.exited).toBe(0);
+  const r = await runs();
+  expect(r.twice).toEqual([]);
+  expect(r.total).toBe(JOBS);
+  expect(await processed()).toBe(1000 + JOBS - before);
+  expect(await c.scard(`${ns}workers`)).toBe(0);
+  expect((await c.keys(`${ns}bunworker:*`)) as string[]).toEqual([]);
+}, 60_000);
+
 for (const tamper of ["the tokens field overwritten", "the tokens field deleted", "the lanes hash deleted"]) {
   test(`${tamper} mid-drain: a log line names it and 0 jobs run twice`, async () => {
     await fill();
