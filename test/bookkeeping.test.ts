@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { makeKeys } from "../src/keys";
-import { BadKeyError, keepOutcomes, recordOutcomes, releaseProcess, type SlotOp } from "../src/scripts";
+import { BadKeyError, keepOutcomes, laneCycle, recordOutcomes, releaseProcess, type SlotOp } from "../src/scripts";
 import { REDIS_URL, isolate, waitFor } from "./helpers/redis";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
 
@@ -238,6 +238,60 @@ describe("keep-outcomes-2.lua and record-outcomes-4.lua on their own", () => {
     await c.set(k.failedCount, "nope");
     await expect(recordOutcomes(c, k)).rejects.toBeInstanceOf(BadKeyError);
     expect(await c.llen(k.outcomes)).toBe(2);
+    expect(await c.exists(k.processed)).toBe(false);
+  });
+});
+
+describe("lane-cycle-6.lua: tampered tokens and gone states", () => {
+  const proc = "host:2:inst";
+  const J = '{"class":"J","args":[1]}';
+  const base = { proc, lane: 0, runAt: "2026-11-27T10:00:00Z", failedAt: "2026/11/27 10:00:00 UTC" };
+  async function fetched(): Promise<ReturnType<typeof makeKeys>> {
+    const k = makeKeys(ns);
+    await c.hset(k.beats, proc, "1");
+    await c.rpush(k.queue("q"), J);
+    const r = await laneCycle(c, k, { ...base, call: 1, ops: [], fill: [{ id: "w0", slot: 0 }], queues: ["q"] });
+    expect(r.jobs).toHaveLength(1);
+    return k;
+  }
+
+  for (const [name, tamper] of [
+    ["overwritten with garbage", (k: ReturnType<typeof makeKeys>) => c.hset(k.lanes(proc), "tokens", "garbage")],
+    ["deleted", (k: ReturnType<typeof makeKeys>) => c.hdel(k.lanes(proc), "tokens")],
+    ["gone with the whole hash", (k: ReturnType<typeof makeKeys>) => c.del(k.lanes(proc))],
+  ] as const) {
+    test(`tokens field ${name}: the ack applies by slot and is reported as tampered`, async () => {
+      const k = await fetched();
+      await tamper(k);
+      const r = await laneCycle(c, k, { ...base, call: 2, ops: [{ kind: "ack", id: "w0", slot: 0, token: "1", outcome: "ok" }], fill: [], queues: [] });
+      expect(r.tampered).toBe(1);
+      expect(r.gone).toEqual([]);
+      expect(await c.exists(k.worker("w0"))).toBe(false);
+      expect(await c.get(k.processed)).toBe("1");
+    });
+  }
+
+  test("a state deleted under its job (token still its own): counted, reported as gone, the failure entry made from the ack", async () => {
+    const k = await fetched();
+    await c.del(k.worker("w0"));
+    const failure = { exception: "E", error: "boom", backtrace: [] };
+    const r = await laneCycle(c, k, { ...base, call: 2, ops: [{ kind: "ack", id: "w0", slot: 0, token: "1", outcome: "fail", failure, queue: "q", raw: J }], fill: [{ id: "w0", slot: 0 }], queues: ["q"] });
+    expect(r.gone).toEqual(["w0"]);
+    expect(r.tampered).toBe(0);
+    expect(r.jobs).toEqual([]);
+    expect(await c.get(k.processed)).toBe("1");
+    expect(await c.get(k.processedBy("w0"))).toBe("1");
+    expect(await c.get(k.failedCount)).toBe("1");
+    expect(JSON.parse((await c.lindex(k.failed, 0)) as string)).toMatchObject({ payload: { class: "J", args: [1] }, exception: "E", error: "boom", worker: "w0", queue: "q" });
+  });
+
+  test("a token of another job (a failover's) with the state gone: nothing counted, nothing reported", async () => {
+    const k = await fetched();
+    await c.del(k.worker("w0"));
+    await c.hset(k.lanes(proc), "tokens", "7");
+    const r = await laneCycle(c, k, { ...base, call: 2, ops: [{ kind: "ack", id: "w0", slot: 0, token: "1", outcome: "ok" }], fill: [], queues: [] });
+    expect(r.gone).toEqual([]);
+    expect(r.tampered).toBe(0);
     expect(await c.exists(k.processed)).toBe(false);
   });
 });
