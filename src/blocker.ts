@@ -12,8 +12,10 @@
 // A follower (manager.ts took) is the same wait on a queue past those, the one that had a job most recently:
 // follow() moves it to another queue by replacing its connection, which ends the old wait at once.
 import type { WorkerContext } from "./context";
-import { sendPickup, type Lane, type Pickup, type Slot } from "./lane";
+import type { Lane, Slot } from "./lane";
+import { sendPickup, type Pickup } from "./pickup";
 import { isTransient, RedisConn } from "./redis";
+import { NotReplicatedError } from "./replicas";
 import { backoffMs, sleep } from "./retry";
 
 /** Open while some lane is idle with a free slot; blockers and the poller wait on it. */
@@ -68,13 +70,23 @@ export interface BlockerHost {
   onError(queue: string, e: unknown): void;
   /** A follower's wait ended without a job: whether it stops (its queue has been quiet too long). */
   retire(b: Blocker): boolean;
+  /** Ends the blocking wait of the client with this CLIENT ID now (CLIENT UNBLOCK): its pickup runs at once. */
+  unblock(clientId: number): Promise<void>;
 }
+
+/** Each connection's CLIENT ID, asked once per connection (pipelined before its first wait). */
+const clientIds = new WeakMap<object, number>();
 
 export class Blocker {
   private readonly conn: RedisConn;
   private stopped = false;
   private cancelled = false;
   private waiting = false;
+  /** The slot the pending wait holds, and the CLIENT ID of the connection it waits on. */
+  private loaned: Loan | undefined;
+  private clientId: number | undefined;
+  /** The pending wait was ended to give its slot back (reclaim): the slot's lane fetches. */
+  private reclaimed = false;
   /** When its queue last had a job (a follower keeps its queue for a while after that). */
   lastJobAt = 0;
 
@@ -111,18 +123,24 @@ export class Blocker {
       let picked: Pickup | "woken" = null;
       try {
         this.waiting = true;
+        this.loaned = loan;
+        this.reclaimed = false;
         picked = await this.waitAndPick(loan?.slot);
         attempt = 0;
         this.ctx.outage.recovered();
       } catch (e) {
         if (loan) loan.lane.giveBack(loan.slot, true);
         this.waiting = false;
+        this.loaned = undefined;
         if (this.stopped) break;
         await this.failed(e, attempt++);
         continue;
       }
       this.waiting = false;
-      if (loan && picked !== "woken") loan.lane.settle(loan.slot, picked);
+      this.loaned = undefined;
+      // A reclaimed slot that took nothing goes back to a lane that has more jobs waiting: it fetches now.
+      if (loan && picked === null && this.reclaimed) loan.lane.giveBack(loan.slot, true);
+      else if (loan && picked !== "woken") loan.lane.settle(loan.slot, picked);
       // A job the pickup could not take (paused, reaped) or did not take (no slot): a lane's fetch decides,
       // and closes the gate while paused, so this never spins on a non-empty queue.
       if (picked === "woken" || picked === "skip" || (typeof picked === "object" && picked?.more)) this.host.onWork(this.queue);
@@ -140,6 +158,13 @@ export class Blocker {
       // The gate is checked in the same tick as the wait is sent: a pause that closed it while we were
       // connecting must not start one more.
       if (!this.gate.isOpen) return null;
+      this.clientId = clientIds.get(c);
+      if (this.clientId === undefined && slot) {
+        void c.send("CLIENT", ["ID"]).then((id) => {
+          clientIds.set(c, Number(id));
+          if (this.loaned?.slot === slot) this.clientId = Number(id);
+        }, () => {});
+      }
       const wait = c.send("BLMOVE", [key, key, "RIGHT", "RIGHT", (block / 1000).toFixed(3)]);
       if (!slot) return (await wait) === null ? null : "woken";
       const [, job] = await Promise.all([wait, sendPickup(this.ctx, c, slot, queue, this.host.nextToken())]);
@@ -152,9 +177,24 @@ export class Blocker {
     // Cancelled (a pause, or a follower's new queue): the gate or the new queue decides what comes next.
     if (this.cancelled) return void (this.cancelled = false);
     if (isTransient(e)) this.ctx.outage.failed(e);
-    else if (attempt === 0) this.host.onError(this.queue, e);
+    // --min-replicas not reached: the lane that gets the slot back says so (its fetch waits the same way).
+    else if (attempt === 0 && !(e instanceof NotReplicatedError)) this.host.onError(this.queue, e);
     // A wrong-type key will not heal soon: wait a whole interval before looking again.
     await sleep(isTransient(e) ? backoffMs(attempt, Math.random()) : config.intervalMs, this.ctx.hardStop);
+  }
+
+  /**
+   * The lanes have more jobs than free slots (issue #14): a wait holding a lent slot gives it back now rather
+   * than at the end of its wait (38 s by default). CLIENT UNBLOCK ends the BLMOVE as a timeout would, so the
+   * pipelined pickup still runs (taking a job if its queue got one meanwhile) and the connection stays; where
+   * CLIENT UNBLOCK is not allowed, the connection is replaced (cancel).
+   */
+  reclaim(): void {
+    if (this.stopped || !this.waiting || !this.loaned || this.reclaimed) return;
+    this.reclaimed = true;
+    const id = this.clientId;
+    if (id === undefined) return this.cancel();
+    this.host.unblock(id).catch(() => this.cancel());
   }
 
   /** End a pending wait now (pause). */

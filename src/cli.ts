@@ -28,6 +28,7 @@ const args = {
   processes: str("worker processes under one supervisor, or auto = one per core (default 1)", "n|auto"),
   "dead-jobs": str("a dead worker's in-flight jobs: requeue (default) or fail", "requeue|fail"),
   "blocking-queues": str(`how many of the highest-priority queues get a blocking wait (one connection each) for sub-millisecond pickup (default ${d.blockingQueues})`, "n"),
+  "min-replicas": str(`a job starts only once its fetch has reached this many replicas (WAIT): no job runs twice after a failover (default ${d.minReplicas}: off)`, "n"),
   "follow-queues": str(`how many more blocking waits follow the queues that had a job most recently (one connection each) (default ${d.followQueues})`, "n"),
   "keyspace-notifications": str("auto (default: use the server's list events when on), enable (turn them on in the server), off", "auto|enable|off"),
   "heartbeat-interval": str(`seconds between heartbeats (default ${d.heartbeatInterval}${upTo("heartbeatInterval")})`, "s"),
@@ -136,7 +137,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (queues !== undefined) s.queues = queues.split(",").map((q) => q.trim()).filter(Boolean);
   const numbers: [string, keyof Settings][] = [["concurrency", "concurrency"], ["interval", "interval"], ["connections", "connections"],
     ["shutdown-timeout", "shutdownTimeout"], ["job-timeout", "jobTimeout"], ["heartbeat-interval", "heartbeatInterval"],
-    ["dead-after", "deadAfter"], ["command-timeout", "commandTimeout"], ["blocking-queues", "blockingQueues"], ["follow-queues", "followQueues"]];
+    ["dead-after", "deadAfter"], ["command-timeout", "commandTimeout"], ["blocking-queues", "blockingQueues"], ["follow-queues", "followQueues"], ["min-replicas", "minReplicas"]];
   for (const [flag, key] of numbers) {
     const fromEnv = flag === "interval" && text(flag) === undefined && env.INTERVAL !== undefined;
     const v = text(flag) ?? (flag === "interval" ? env.INTERVAL : undefined);

@@ -37,6 +37,8 @@ export interface Config {
   /** How many of the highest-priority queues get a blocking wait (a connection each) for sub-ms pickup. */
   readonly blockingQueues: number;
   readonly followQueues: number;
+  /** --min-replicas: WAIT for this many replicas before a fetched job starts (0: off). */
+  readonly minReplicas: number;
   /** Keyspace notifications for pickup on every queue: use when the server has them, turn them on, or not. */
   readonly notifications: NotifyMode;
   /** Recurring schedules from --schedule (fired by the promoter while it holds the lock). */
@@ -80,6 +82,7 @@ export function resolveConfig(s: Settings, deps: ConfigDeps = {}): Config {
     deadJobs: s.deadJobs,
     blockingQueues: s.blockingQueues,
     followQueues: s.followQueues,
+    minReplicas: s.minReplicas,
     notifications: s.keyspaceNotifications,
     promote: s.promote,
     schedules: s.scheduleFile ? parseScheduleYaml(readScheduleFile(s.scheduleFile), s.scheduleFile) : [],

@@ -52,6 +52,8 @@ export interface Keys {
    * only what a process owns and releases.
    */
   readonly history: string;
+  /** LIST outcomes of finished jobs a stopped worker could not record (keep-outcomes-2.lua), written at the next start. */
+  readonly outcomes: string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -90,5 +92,6 @@ export function makeKeys(ns: string): Keys {
     persistentSchedules: `${ns}persistent_schedules`,
     scheduleTicks: `${own}schedule-ticks`,
     history: `${ns}bunworker-history`,
+    outcomes: `${own}outcomes`,
   };
 }

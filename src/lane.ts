@@ -13,9 +13,11 @@ import type { RedisClient } from "bun";
 import type { WorkerContext } from "./context";
 import type { RedisConn } from "./redis";
 import { failedAt, runAt } from "./resque-time";
+import { NotReplicatedError, replicaWait, replicated, type ReplicaWait } from "./replicas";
 import { retrying } from "./retry";
 import type { Finished, Runner, RunningJob } from "./runner";
-import { BadKeyError, laneCycle, pickup, type CycleResult, type PickedJob, type SlotOp } from "./scripts";
+import { sendPickup, type Pickup } from "./pickup";
+import { BadKeyError, evalFallbacks, laneCycle, type CycleInput, type CycleResult, type SlotOp } from "./scripts";
 
 export interface Slot {
   readonly id: string;
@@ -43,21 +45,11 @@ export interface LaneListener {
   badQueues(queues: readonly string[]): void;
   /** A key the lane must write is unusable: the worker cannot go on. */
   fatal(e: BadKeyError): void;
+  /** A call met tampered bookkeeping: acks applied without a valid token, states deleted under running jobs. */
+  bookkeeping(tampered: number, gone: readonly string[]): void;
 }
 
 const PAUSE_RECHECK_MS = 1000;
-
-/** A pickup's answer (pickup-5.lua): the job it took with its token and queue, null (none), or "skip". */
-export type Pickup = (PickedJob & { token: string; queue: string }) | null | "skip";
-
-/**
- * Sends the pickup of one job from `queue` into the lent `slot` on `c` now, in the caller's tick, so that it is
- * pipelined behind whatever the caller sent just before (a blocker's BLMOVE).
- */
-export function sendPickup(ctx: WorkerContext, c: RedisClient, slot: Slot, queue: string, token: string): Promise<Pickup> {
-  const { config, proc } = ctx;
-  return pickup(c, config.keys, { proc, queue, id: slot.id, slot: slot.no, token, runAt: runAt(config.clock.now()) }).then((job) => (job && job !== "skip" ? { ...job, token, queue } : job));
-}
 
 export class Lane {
   private ops: SlotOp[] = [];
@@ -78,6 +70,7 @@ export class Lane {
   private pausedBy: CycleResult["paused"] = false;
   /** A key this lane must write is unusable (BadKeyError): it sends nothing more. */
   private broken = false;
+  private readonly replicas: ReplicaWait;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -87,7 +80,9 @@ export class Lane {
     private readonly queues: QueueSource,
     private readonly runner: Runner,
     private readonly listener: LaneListener,
-  ) {}
+  ) {
+    this.replicas = replicaWait(ctx.config.log);
+  }
 
   get idle(): boolean {
     return this.idleNow;
@@ -116,7 +111,7 @@ export class Lane {
 
   /** No job running, nothing left to record. */
   get drained(): boolean {
-    return this.busySlots === 0 && this.ops.length === 0 && !this.running;
+    return this.busySlots === 0 && (this.ops.length === 0 || this.broken) && !this.running;
   }
 
   freeSlots(): number {
@@ -216,15 +211,20 @@ export class Lane {
 
   private start(slot: Slot, token: string, queue: string, notUtf8: boolean, raw: string): void {
     this.listener.took(queue);
-    const job = this.runner.run(slot.id, queue, notUtf8, raw, (f) => this.finished(slot, token, f));
+    const job = this.runner.run(slot.id, queue, notUtf8, raw, (f) => this.finished(slot, token, f, queue, raw));
     if (!job.isSettled) slot.job = job;
   }
 
-  private finished(slot: Slot, token: string, f: Finished): void {
+  private finished(slot: Slot, token: string, f: Finished, queue: string, raw: string): void {
     slot.job = null;
     const { id, no } = slot;
-    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, slot: no, token, outcome: "ok" } : { kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure });
+    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, slot: no, token, outcome: "ok" } : { kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure, queue, raw });
     this.kick();
+  }
+
+  /** Acks this lane will not send (it stopped): their outcomes are kept at shutdown (outcomes.ts, issue #14). */
+  unsent(): readonly SlotOp[] {
+    return this.ops;
   }
 
   private fetching(): boolean {
@@ -239,13 +239,19 @@ export class Lane {
         this.ops = [];
         const free = this.fetching() ? this.slots.filter((s) => !s.job && !s.lent) : [];
         if (ops.length === 0 && free.length === 0) break;
-        await this.cycle(ops, free);
+        try {
+          await this.cycle(ops, free);
+        } catch (e) {
+          // Not applied (a bad key changes nothing) or not known to be (the hard stop): kept for the shutdown.
+          this.ops = ops.concat(this.ops);
+          throw e;
+        }
       } while (this.again || this.ops.length > 0);
     } catch (e) {
-      // A bad key or a hard stop ends the retries; unacknowledged jobs stay in Redis as in-flight records and
-      // are handed back by the shutdown's release.
+      // A bad key or a hard stop ends the retries; the shutdown keeps finished jobs' outcomes (unsent()) and
+      // hands back the rest. Nothing more is sent: an ack resent in a new call could count its job twice.
       this.quiet = true;
-      this.broken = e instanceof BadKeyError;
+      this.broken = true;
       if (e instanceof BadKeyError) this.listener.fatal(e);
       else if (!this.ctx.hardStop.aborted) this.ctx.config.log.error(`fetch lane stopped: ${(e as Error).message}`);
     } finally {
@@ -259,17 +265,22 @@ export class Lane {
     const now = config.clock.now();
     const input = { proc, lane: this.index, call: this.call, runAt: runAt(now), failedAt: failedAt(now), ops,
       fill: free.map((s) => ({ id: s.id, slot: s.no })), queues: free.length ? this.queues.fetchOrder() : [] };
+    const n = config.minReplicas;
     const result = await retrying(
-      () => this.conn.run((c) => laneCycle(c, config.keys, input), "cycle"),
+      // --min-replicas: a call not yet on n replicas is sent again (replicas.ts); no job of it starts before.
+      () => this.conn.run((c) => (n ? this.replicatedCycle(c, input, n) : laneCycle(c, config.keys, input)), "cycle"),
       this.ctx.outage,
       this.ctx.hardStop,
       (e) => {
         if (e instanceof BadKeyError) throw e;
+        if (e instanceof NotReplicatedError) return this.replicas.lagging(e);
         config.log.error(`fetch failed, retrying: ${(e as Error).message}`);
       },
     );
+    if (n) this.replicas.caughtUp();
     const token = String(this.call++);
     if (result.badQueues.length) this.listener.badQueues(result.badQueues);
+    if (result.tampered || result.gone.length) this.listener.bookkeeping(result.tampered, result.gone);
     for (const job of result.jobs) this.start(free[job.slot] as Slot, token, job.queue, job.notUtf8, job.raw);
     if (free.length === 0) return;
     if (result.jobs.length === free.length) this.listener.moreWork();
@@ -277,6 +288,14 @@ export class Lane {
     this.pausedBy = result.paused;
     if (result.paused) this.pauseFor(PAUSE_RECHECK_MS);
     else this.idleNow = result.jobs.length < free.length;
+  }
+
+  /** The cycle call with its WAIT pipelined behind it (one round trip); again after it, if it went as EVAL. */
+  private async replicatedCycle(c: RedisClient, input: CycleInput, n: number): Promise<CycleResult> {
+    const fallbacks = evalFallbacks;
+    const [r] = await Promise.all([laneCycle(c, this.ctx.config.keys, input), replicated(c, n)]);
+    if (evalFallbacks !== fallbacks) await replicated(c, n);
+    return r;
   }
 
   /** Said once per change (by lane 0 only), not at every recheck. */

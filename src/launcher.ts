@@ -23,6 +23,7 @@ import type { MiddlewareStack } from "./middleware";
 import { encodeIdentity, newInstanceId, ownIdentity } from "./identity";
 import { JobGuard } from "./job-guard";
 import { Manager } from "./manager";
+import { keepUnsent, recordKept } from "./outcomes";
 import { preflight } from "./preflight";
 import { setProcline } from "./procline";
 import { idQueues } from "./queues";
@@ -104,7 +105,7 @@ export class Launcher {
     if (!(e instanceof BadKeyError)) return this.ctx.outage.failed(e);
     if (this.fatalError) return;
     this.fatalError = e;
-    this.ctx.config.log.error(`${e.message}; stopping (the jobs this worker holds go back to their queues)`);
+    this.ctx.config.log.error(`${e.message}; stopping (unfinished jobs go back to their queues; finished ones are kept, not run again)`);
     this.stop("graceful");
   }
 
@@ -130,6 +131,8 @@ export class Launcher {
     // (the write probe, the client job code uses), the eviction-policy warning (#14); all still come before
     // registration and the first job.
     await Promise.all([preflight(this.conns[0] as RedisConn, this.ctx.config.keys), beforeJobs?.(), warnIfEvicting(this.conns[0] as RedisConn, this.ctx.config.log, this.ctx.config.target.display)]);
+    // Finished jobs a worker stopped by a bad key could not record (outcomes.ts, #14): after the key checks.
+    await recordKept(this.ctx, this.conns[0] as RedisConn);
     // Before registering: a failing onStart leaves nothing behind in Redis, and a stop signal while onStart
     // still runs (it may never settle) ends start-up the same way, without onStop.
     let started: boolean;
@@ -232,6 +235,12 @@ export class Launcher {
     const final = new AbortController();
     const giveUp = setTimeout(() => final.abort(), config.commandTimeoutMs * 2);
     try {
+      // Finished jobs whose acks could not be written leave their states first, or release would hand them back.
+      const unsent = this.manager.unsentAcks();
+      await retrying(() => keepUnsent(this.ctx, this.conns[0] as RedisConn, unsent), this.ctx.outage, final.signal).catch((e) => {
+        if (!(e instanceof BadKeyError)) throw e;
+        log.error(`could not keep the outcomes of ${unsent.length} finished job(s), so they go back to their queues: ${e.message}`);
+      });
       const { requeued } = await retrying(() => this.reaper.release(proc, "requeue"), this.ctx.outage, final.signal);
       log.info(`stopped: ${requeued} job(s) handed back to their queues (${abandoned} still running at the deadline); workers unregistered`);
     } finally {

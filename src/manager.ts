@@ -14,11 +14,12 @@ import { Blocker, Gate, type Loan } from "./blocker";
 import type { WorkerContext } from "./context";
 import { Lane, type LaneListener, type QueueSource, type Slot } from "./lane";
 import { Notifier } from "./notifier";
+import { reportTampering } from "./outcomes";
 import { Poller } from "./poller";
 import { QueueOrder, resolveQueues, type QueueSpec } from "./queues";
 import type { RedisConn } from "./redis";
 import type { Runner } from "./runner";
-import type { BadKeyError } from "./scripts";
+import type { BadKeyError, SlotOp } from "./scripts";
 
 /**
  * How long a follower keeps a queue after its last job before it may follow another: bounds how often a
@@ -51,6 +52,7 @@ export class Manager implements LaneListener, QueueSource {
   private readonly gate = new Gate();
   private readonly poller: Poller;
   private readonly notifier: Notifier;
+  private readonly conn: RedisConn;
   private order: QueueOrder;
   private readonly badUntil = new Map<string, number>();
   /** The lane woken for work seen, until its fetch is done: the gate stays closed meanwhile. */
@@ -79,7 +81,7 @@ export class Manager implements LaneListener, QueueSource {
     const groups: Slot[][] = conns.map(() => []);
     ids.forEach((id, i) => groups[i % conns.length]?.push({ id, no: i, job: null, lent: false }));
     this.lanes = groups.map((slots, i) => new Lane(ctx, conns[i] as RedisConn, i, slots, this, runner, this));
-    const conn = conns[0] as RedisConn;
+    const conn = (this.conn = conns[0] as RedisConn);
     this.poller = new Poller(ctx, conn, this.gate, {
       refreshQueues: (known) => this.setQueues(resolveQueues([...config.queues], known)),
       polledQueues: () => this.served().filter((q) => !this.blockers.has(q)),
@@ -194,9 +196,10 @@ export class Manager implements LaneListener, QueueSource {
     }
   }
 
-  /** A lane filled every free slot: there may be more, so the other idle lanes fetch too. */
+  /** A lane filled every free slot: other idle lanes fetch too, and waits give their lent slots back (#14). */
   moreWork(): void {
     for (const lane of this.lanes) lane.wake();
+    for (const b of this.blockers.values()) b.reclaim();
   }
 
   badQueues(queues: readonly string[]): void {
@@ -210,6 +213,15 @@ export class Manager implements LaneListener, QueueSource {
 
   fatal(e: BadKeyError): void {
     this.events.fatal(e);
+  }
+
+  bookkeeping(tampered: number, gone: readonly string[]): void {
+    reportTampering(this.ctx, tampered, gone);
+  }
+
+  /** Acks of finished jobs that the lanes will not send (see Lane.unsent). */
+  unsentAcks(): SlotOp[] {
+    return this.lanes.flatMap((l) => [...l.unsent()]);
   }
 
   /** Some watched queue (`queue`, or any when not named) has a job: wake an idle lane to fetch it. */
@@ -281,7 +293,8 @@ export class Manager implements LaneListener, QueueSource {
     for (const q of wanted) if (!this.blockers.has(q)) this.blockers.set(q, new Blocker(this.ctx, q, this.gate, this.blockerHost, blockMs(config)));
   }
 
-  private readonly blockerHost = { lend: () => this.lend(), nextToken: () => this.nextToken(), onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e), retire: (b: Blocker) => this.retire(b) };
+  private readonly blockerHost = { lend: () => this.lend(), nextToken: () => this.nextToken(), onWork: (queue: string) => this.onWork(queue), onError: (queue: string, e: unknown) => this.blockerFailed(queue, e), retire: (b: Blocker) => this.retire(b),
+    unblock: (id: number) => this.conn.run((c) => c.send("CLIENT", ["UNBLOCK", String(id)]), "CLIENT UNBLOCK").then(() => {}) };
 
   /**
    * A follower whose queue has had no job for a whole wait stops: when the jobs stop, the worker's connections

@@ -3,6 +3,7 @@
 // adapter that maps a payload to a job (Rails' JobWrapper) looks it up in this one place.
 import { DuplicateJobError } from "./errors";
 import type { JobContext } from "./job-context";
+import { MALFORMED_CLASS, retriedMalformed } from "./malformed";
 
 export type { JobContext } from "./job-context";
 
@@ -19,8 +20,9 @@ export class Registry {
     this.fns.set(className, fn as JobFunction);
   }
 
+  /** A registered class, else a built-in one (a retried malformed item, malformed.ts). */
   get(className: string): JobFunction | undefined {
-    return this.fns.get(className);
+    return this.fns.get(className) ?? (className === MALFORMED_CLASS ? retriedMalformed : undefined);
   }
 
   classes(): string[] {

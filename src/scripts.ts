@@ -12,6 +12,8 @@ import heartbeatLua from "./lua/heartbeat-4.lua" with { type: "text" };
 import pickupLua from "./lua/pickup-5.lua" with { type: "text" };
 import beatLua from "./lua/beat-2.lua" with { type: "text" };
 import failRunningLua from "./lua/fail-running-6.lua" with { type: "text" };
+import keepOutcomesLua from "./lua/keep-outcomes-2.lua" with { type: "text" };
+import recordOutcomesLua from "./lua/record-outcomes-4.lua" with { type: "text" };
 
 export interface Script {
   readonly name: string;
@@ -34,6 +36,8 @@ export const scripts = {
   // Run by the beat thread (pulse.ts), which gets their sources: it shares no module with the main thread.
   beat: script("beat", beatLua, 2),
   failRunning: script("fail-running", failRunningLua, 6, includeRecord),
+  keepOutcomes: script("keep-outcomes", keepOutcomesLua, 2, includeRecord),
+  recordOutcomes: script("record-outcomes", recordOutcomesLua, 4, includeRecord),
 } as const;
 
 /**
@@ -47,6 +51,9 @@ export class BadKeyError extends Error {
   }
 }
 
+/** How many times a script was sent again as EVAL (NOSCRIPT): a WAIT pipelined behind its EVALSHA did not cover it. */
+export let evalFallbacks = 0;
+
 /** Runs a script; keys.length must equal script.numKeys. Server errors name the script. */
 export async function runScript<T>(client: RedisClient, s: Script, keys: string[], args: (string | number)[]): Promise<T> {
   // One argument array per call (this is the fetch loop's hot path); only the first element differs for EVAL.
@@ -57,6 +64,7 @@ export async function runScript<T>(client: RedisClient, s: Script, keys: string[
   } catch (e) {
     if (!(e instanceof Error) || !e.message.includes("NOSCRIPT")) throw tagged(s, e);
     argv[0] = s.source;
+    evalFallbacks++;
     try {
       return (await client.send("EVAL", argv)) as T;
     } catch (e2) {
@@ -83,7 +91,7 @@ function tagged(s: Script, e: unknown): unknown {
  */
 export type SlotOp =
   | { kind: "ack"; id: string; slot: number; token: string; outcome: "ok" }
-  | { kind: "ack"; id: string; slot: number; token: string; outcome: "fail" | "bad"; failure: FailureFields };
+  | { kind: "ack"; id: string; slot: number; token: string; outcome: "fail" | "bad"; failure: FailureFields; queue: string; raw: string };
 
 /** A slot as the scripts know it: its worker id and its number in the process (0 .. concurrency - 1). */
 export interface SlotRef {
@@ -120,6 +128,10 @@ export interface CycleResult {
   jobs: FetchedJob[];
   /** Queues whose key holds another type than a list: skipped. */
   badQueues: string[];
+  /** Acks applied although their slot had no valid token (the lanes hash or its tokens field was tampered with). */
+  tampered: number;
+  /** Worker ids whose state was deleted from outside while their job ran (counted as processed all the same). */
+  gone: string[];
 }
 
 function pushOp(args: (string | number)[], op: SlotOp): void {
@@ -133,16 +145,20 @@ export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): 
   for (const op of input.ops) pushOp(args, op);
   for (const f of input.fill) args.push(f.id, f.slot);
   args.push(...input.queues);
+  // A failed job's queue and item, for the failure entry when its state was deleted under it (rare: failures only).
+  for (const op of input.ops) if (op.outcome !== "ok") args.push(op.queue, op.raw);
   const reply = await runScript<(string | number)[]>(c, scripts.laneCycle,
     [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause, keys.beats], args);
   const n = Number(reply[1]);
   const jobs: FetchedJob[] = new Array(n);
   for (let k = 0; k < n; k++) {
-    const at = 2 + k * 4;
+    const at = 4 + k * 4;
     jobs[k] = { slot: Number(reply[at]) - 1, queue: String(reply[at + 1]), notUtf8: reply[at + 2] === "u", raw: String(reply[at + 3]) };
   }
   const paused = Number(reply[0]) === 1 ? "pause-all-workers" : Number(reply[0]) === 2 ? "unregistered" : false;
-  return { paused, jobs, badQueues: reply.slice(2 + n * 4).map(String) };
+  const g = Number(reply[3]);
+  const goneAt = 4 + n * 4;
+  return { paused, jobs, tampered: Number(reply[2]), gone: g ? reply.slice(goneAt, goneAt + g).map(String) : [], badQueues: reply.slice(goneAt + g).map(String) };
 }
 
 // ---- release-5.lua
@@ -228,4 +244,19 @@ export async function pickup(c: RedisClient, keys: Keys, input: PickupInput): Pr
   if (reply.length === 0) return null;
   if (reply[0] === "skip") return "skip";
   return { notUtf8: reply[0] === "u", raw: String(reply[1]), more: Number(reply[2]) === 1 };
+}
+
+// ---- keep-outcomes-2.lua, record-outcomes-4.lua
+
+/** Keeps the outcomes of finished jobs whose acks could not be written; returns how many were kept. */
+export async function keepOutcomes(c: RedisClient, keys: Keys, input: { proc: string; failedAt: string; ops: readonly SlotOp[] }): Promise<number> {
+  const args: (string | number)[] = [keys.workerPrefix, input.failedAt, input.ops.length];
+  for (const op of input.ops) pushOp(args, op);
+  return Number(await runScript<number>(c, scripts.keepOutcomes, [keys.lanes(input.proc), keys.outcomes], args));
+}
+
+/** Writes the kept outcomes (counters, failure entries) and deletes them. */
+export async function recordOutcomes(c: RedisClient, keys: Keys): Promise<{ processed: number; failed: number }> {
+  const [processed, failed] = await runScript<[number, number]>(c, scripts.recordOutcomes, [keys.outcomes, keys.processed, keys.failedCount, keys.failed], []);
+  return { processed: Number(processed), failed: Number(failed) };
 }

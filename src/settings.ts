@@ -72,6 +72,12 @@ export interface Settings {
   scheduleFile: string;
   /** Promote due delayed jobs (resque-scheduler's keys) while holding its master lock; at most one process does. Default true. */
   promote: boolean;
+  /**
+   * Failover without duplicates (issue #14): a job starts only after its fetch (and the acks sent with it) has
+   * reached this many replicas (Redis WAIT); a call not yet replicated is sent again, to the new primary after a
+   * failover. 0 (default): off.
+   */
+  minReplicas: number;
 }
 
 export function defaultUri(env: Record<string, string | undefined>): string {
@@ -107,6 +113,7 @@ export function defaultSettings(env: Record<string, string | undefined> = proces
     keyspaceNotifications: "auto",
     promote: true,
     scheduleFile: "",
+    minReplicas: 0,
   };
 }
 
@@ -184,6 +191,7 @@ export function validate(s: Settings): QueueSpec[] {
     throw new SettingsError(`--follow-queues must be an integer from 0 to ${MAX_BLOCKING_QUEUES}, got ${s.followQueues}`);
   }
   if (typeof s.promote !== "boolean") throw new SettingsError(`--promote must be true or false, got ${String(s.promote)}`);
+  if (!Number.isInteger(s.minReplicas) || s.minReplicas < 0 || s.minReplicas > 16) throw new SettingsError(`--min-replicas must be an integer from 0 to 16, got ${s.minReplicas}`);
   if (!NOTIFY_MODES.includes(s.keyspaceNotifications)) throw new SettingsError(`--keyspace-notifications must be one of ${NOTIFY_MODES.join(", ")}, got ${s.keyspaceNotifications}`);
   return specs;
 }

@@ -63,6 +63,8 @@ const PROC = "blockhost:1:inst";
 const NOW = new Date("2031-02-03T04:05:06.789Z");
 const RUN_AT = "2031-02-03T04:05:06Z";
 const blockers: Blocker[] = [];
+/** CLIENT IDs the blockers asked the host to unblock. */
+const unblocks: number[] = [];
 
 beforeAll(async () => {
   server = await startRedis();
@@ -119,6 +121,7 @@ function host(gate: Gate, withSlot: boolean) {
     onWork: (q) => (woken.push(q), gate.set(false)),
     onError: (q, e) => void errors.push([q, e]),
     retire: () => false,
+    unblock: (id) => (unblocks.push(id), c.send("CLIENT", ["UNBLOCK", String(id)]).then(() => {})),
   };
   return { h, slot, back, woken, errors };
 }
@@ -206,6 +209,25 @@ describe("Blocker", () => {
     await waitFor(async () => (await blocked()) === 0, 5000, "the wait to end");
     expect(t.errors).toEqual([]);
     expect(ctx.outage.down).toBe(false);
+  });
+
+  test("reclaim() ends an idle wait at once on the same connection (CLIENT UNBLOCK) and gives the slot back for a fetch (#14)", async () => {
+    const gate = new Gate();
+    const t = host(gate, true);
+    gate.set(true);
+    const b = blocker("q", gate, t.h);
+    await waitFor(async () => (await blocked()) === 1, 5000, "the blocking wait");
+    const connections = Number(/connected_clients:(\d+)/.exec((await c.send("INFO", ["clients"])) as string)?.[1]);
+    b.reclaim();
+    await waitFor(() => t.back.given.length === 1, 5000, "the slot back");
+    // unsure = true: the lane fetches at once with it (there are jobs it could not take).
+    expect(t.back.given).toEqual([{ slot: t.slot, unsure: true }]);
+    expect(unblocks).toHaveLength(1);
+    await waitFor(async () => (await blocked()) === 0, 5000, "the wait to end");
+    // The same connection: nothing was dropped or opened.
+    expect(Number(/connected_clients:(\d+)/.exec((await c.send("INFO", ["clients"])) as string)?.[1])).toBe(connections);
+    expect(t.errors).toEqual([]);
+    unblocks.length = 0;
   });
 
   test("a queue key of another type is reported once through onError, however often the wait fails", async () => {

@@ -34,7 +34,7 @@ async function runOnce(workers: string[], outcome: "ok" | "fail" = "ok"): Promis
   expect(fetched.jobs.length).toBe(workers.length);
   const token = String(call);
   const ops: SlotOp[] = workers.map((id, slot) =>
-    outcome === "ok" ? { kind: "ack", id, slot, token, outcome } : { kind: "ack", id, slot, token, outcome, failure: { exception: "E", error: "m", backtrace: [] } });
+    outcome === "ok" ? { kind: "ack", id, slot, token, outcome } : { kind: "ack", id, slot, token, outcome, failure: { exception: "E", error: "m", backtrace: [] }, queue: "q", raw: J });
   await laneCycle(c, k, { ...input, call: ++call, ops, fill: [] });
 }
 

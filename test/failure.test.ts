@@ -157,7 +157,7 @@ async function failureEntry(fields: FailureFields, worker: string, queue: string
   await c.hset(k.beats, "host:1", "1");
   const base = { proc: "host:1", lane: 0, runAt: "2026-11-27T10:00:00Z", failedAt: "x" };
   await laneCycle(c, k, { ...base, call: 1, ops: [], fill: [{ id: worker, slot: 0 }], queues: [queue] });
-  await laneCycle(c, k, { ...base, call: 2, ops: [{ kind: "ack", id: worker, slot: 0, token: "1", outcome: "fail", failure: fields }], fill: [], queues: [] });
+  await laneCycle(c, k, { ...base, call: 2, ops: [{ kind: "ack", id: worker, slot: 0, token: "1", outcome: "fail", failure: fields, queue, raw: "{}" }], fill: [], queues: [] });
   return (await c.lindex(k.failed, 0)) as string;
 }
 

@@ -247,7 +247,7 @@ class Unit {
 // ---------------------------------------------------------------------------------------------------------
 // The schedule
 
-type Kind = "freeze" | "freeze-long" | "kill" | "kill-child" | "kill-supervisor" | "freeze-supervisor" | "redis-restart" | "redis-freeze" | "plant-queue" | "plant-unused" | "plant-stats";
+type Kind = "freeze" | "freeze-long" | "kill" | "kill-child" | "kill-supervisor" | "freeze-supervisor" | "redis-restart" | "redis-freeze" | "plant-queue" | "plant-unused" | "plant-stats" | "tamper-lanes";
 
 interface Fault {
   at: number;
@@ -264,8 +264,8 @@ interface Fault {
 
 function plan(rng: Rng): Fault[] {
   // Every kind once, then random ones, in a random order.
-  const required: Kind[] = ["freeze", "freeze-long", "freeze-long", "kill", "kill-child", "kill-supervisor", "redis-restart", "plant-queue", "plant-unused", "plant-stats"];
-  const weighted: [Kind, number][] = [["freeze", 5], ["freeze-long", 4], ["kill", 5], ["kill-child", 2], ["kill-supervisor", 1], ["freeze-supervisor", 1], ["redis-restart", 1], ["redis-freeze", 1], ["plant-queue", 2], ["plant-unused", 1], ["plant-stats", 1]];
+  const required: Kind[] = ["freeze", "freeze-long", "freeze-long", "kill", "kill-child", "kill-supervisor", "redis-restart", "plant-queue", "plant-unused", "plant-stats", "tamper-lanes"];
+  const weighted: [Kind, number][] = [["freeze", 5], ["freeze-long", 4], ["kill", 5], ["kill-child", 2], ["kill-supervisor", 1], ["freeze-supervisor", 1], ["redis-restart", 1], ["redis-freeze", 1], ["plant-queue", 2], ["plant-unused", 1], ["plant-stats", 1], ["tamper-lanes", 2]];
   const total = weighted.reduce((n, [, w]) => n + w, 0);
   const extra: Kind[] = [];
   for (let i = 0; i < 12; i++) {
@@ -545,7 +545,7 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
         const saved = `${NS}test:saved:${f.statKey}`;
         if (counts[`planted ${key}`]) break;
         counts[`planted ${key}`] = 1;
-        dupBound += totalSlots;
+        // Issue #14: the jobs a worker finished but could not record are kept, not handed back: no duplicates.
         plantedStats++;
         pending.push((async () => {
           const breakIt = f.statKey === "stat:processed" ? "redis.call('SET', KEYS[1], 'not a number')" : "redis.call('HSET', KEYS[1], 'planted', 'by the test')";
@@ -559,6 +559,18 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
           await sleep(2000);
           plantedStats--;
         })());
+        break;
+      }
+      case "tamper-lanes": {
+        // Issue #14: a lanes hash's tokens field overwritten or deleted, or the whole hash deleted, under load:
+        // the acks apply by slot (logged), nothing runs twice (no duplicate bound added).
+        const lanes = (await always((c) => c.keys(`${NS}bunworker:lanes:*`), "list lanes hashes")) as string[];
+        const key = lanes[Math.floor(f.pick * lanes.length)];
+        if (!key) break;
+        const how = f.holdMs % 3;
+        const script = how === 0 ? "redis.call('HSET', KEYS[1], 'tokens', 'tampered,by,the,test') return 1" : how === 1 ? "redis.call('HDEL', KEYS[1], 'tokens') return 1" : "redis.call('DEL', KEYS[1]) return 1";
+        await always((c) => evalScript(c, script, [key], []), "tamper with a lanes hash");
+        log(`${key}: ${["tokens overwritten", "tokens deleted", "deleted"][how]}`);
         break;
       }
     }

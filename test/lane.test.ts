@@ -52,6 +52,7 @@ class Recorder implements LaneListener {
   fatal(e: BadKeyError): void {
     this.fatals.push(e);
   }
+  bookkeeping(): void {}
 }
 
 /** What the jobs did: "started" in order; Hold jobs wait for release(). */

@@ -91,7 +91,7 @@ describe("lane-cycle-6.lua", () => {
     await c.hset(k.lanes(proc), "tokens", "t0");
     await c.send("RPUSH", [k.queue("q"), J]);
   });
-  const ack: SlotOp = { kind: "ack", id: "w:0", slot: 0, token: "t0", outcome: "fail", failure: { exception: "E", error: "m", backtrace: [] } };
+  const ack: SlotOp = { kind: "ack", id: "w:0", slot: 0, token: "t0", outcome: "fail", failure: { exception: "E", error: "m", backtrace: [] }, queue: "q", raw: J };
   const run = () => laneCycle(c, k, { proc, lane: 0, call: ++call, runAt: "2026-11-27T10:00:00Z", failedAt: "x", ops: [ack], fill: [{ id: "w:1", slot: 1 }], queues: ["q"] });
 
   const musts: [KeyOf, Kind][] = [[K.lanes, "hash"], [K.failed, "list"], [K.state0, "string"], [K.state1, "string"],

@@ -38,7 +38,7 @@ const slotOf = (id: string) => Number(/(\d+)$/.exec(id)?.[1] ?? 0);
 const ack = (id: string, outcome: "ok" | "fail" | "bad" = "ok", exception = "E", error = "m"): SlotOp => {
   const token = tokens.get(id) ?? "none";
   const slot = slotOf(id);
-  return outcome === "ok" ? { kind: "ack", id, slot, token, outcome } : { kind: "ack", id, slot, token, outcome, failure: { exception, error, backtrace: [] } };
+  return outcome === "ok" ? { kind: "ack", id, slot, token, outcome } : { kind: "ack", id, slot, token, outcome, failure: { exception, error, backtrace: [] }, queue: "q", raw: "{}" };
 };
 const release = async (mode: "requeue" | "fail") => {
   const r = await releaseProcess(c, k, { proc, mode, failedAt: "2026/11/27 10:00:00 UTC" });
@@ -69,10 +69,10 @@ describe("lane-cycle-6.lua", () => {
     expect(await c.llen(k.queue("q"))).toBe(0);
   });
 
-  test("an ack for a state someone else removed (Resque's prune, our reaper) counts nothing", async () => {
+  test("an ack for a state our reaper removed (release deletes the tokens with the states) counts nothing", async () => {
     await c.send("RPUSH", [k.queue("q"), J1]);
     await cycle([], ["w:0"], ["q"]);
-    await c.del(k.worker("w:0"));
+    await c.del(k.worker("w:0"), k.lanes(proc));
     await cycle([ack("w:0", "fail")], [], []);
     expect(await c.get(k.processed)).toBeNull();
     expect(await c.llen(k.failed)).toBe(0);
@@ -91,7 +91,7 @@ describe("lane-cycle-6.lua", () => {
     // As if Redis failed over to a replica that missed the ack of J1 and the fetch of J2 into the same slot...
     const other = `{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J2}}`;
     await c.set(k.worker("w:0"), other);
-    await c.hset(k.lanes(proc), "tokens", "elsewhere");
+    await c.hset(k.lanes(proc), "tokens", "7");
     // ...the worker acknowledges J1 (its token is the first call's): J2 must stay, uncounted...
     expect(await cycle([ack("w:0")], [], [])).toEqual([0, 0]);
     expect(await c.get(k.worker("w:0"))).toBe(other);

@@ -30,8 +30,16 @@
     "" for "ok")
   then F groups of 2: worker id, slot number; then Q queue names in the order this fetch visits them. The jobs
   this call puts into slots get the call number as their token.
-  Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, then n groups: slot number (1..F), queue, flag ("" | "u": not UTF-8), raw payload,
-    then the names of queues skipped for their type }
+  then, for each ack that is not "ok" (in order): its queue and raw item, used only when its state is gone.
+  Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, tampered, g, then n groups: slot number
+    (1..F), queue, flag ("" | "u": not UTF-8), raw payload, then g worker ids whose state was gone, then the names
+    of queues skipped for their type }
+  tampered: acks applied although the slot's token was missing or not a token (the lanes hash or its "tokens"
+  field deleted or overwritten, issue #14): tokens are written in the same step as states, so a slot that holds
+  a state and no token was tampered with; the ack applies (running its job again would be worse).
+  gone: an ack whose slot still had the ack's token but no state: the state was deleted from outside while the
+  job ran (Resque.remove_worker, DEL). The job finished, so it counts (a reaper's release deletes the tokens
+  with the states, so a reaped job never counts here).
 ]]
 local rcall, sbyte = redis.call, string.byte -- locals: global lookups cost on every job
 local lanesKey, processedKey, failedCountKey, failedKey, pauseKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -43,7 +51,8 @@ local ackAt = 13
 local fillAt = ackAt + ACK * A
 local queueAt = fillAt + FILL * F
 local function fillId(k) return ARGV[fillAt + FILL * (k - 1)] end
-local out = { 0, 0 }
+local out = { 0, 0, 0, 0 }
+local gone, goneIds = {}, {}
 local function reply(slot, queue, flag, raw)
   out[#out + 1] = slot
   out[#out + 1] = queue
@@ -68,6 +77,8 @@ local known = redis.pcall('HMGET', lanesKey, lane, 'tokens')
 if known.err then return bad(lanesKey, 'is not a hash') end
 local last = known[1]
 if last == call then
+  -- Rewritten unchanged, so that a WAIT on the connection that resent the call covers the first one (replicas.ts).
+  rcall('HSET', lanesKey, lane, call)
   local keys = {}
   for k = 1, F do keys[k] = workerPrefix .. fillId(k) end
   local vals, err = strings(keys)
@@ -112,14 +123,31 @@ local tokens = splitTokens(known[2])
 -- ack's token), the counters they bump, the states a failure entry or a replayed fill must decode.
 local applies, cleared = {}, {}
 local function counterOk(key) return not view[key] or counter(view[key]) end
+-- Where each failed ack's queue and raw item are (only a gone state needs them).
+local extraAt, extra = queueAt + Q, {}
 for k = 1, A do
   local a = ackAt + ACK * (k - 1)
   local stateKey = ackState[k]
-  if view[stateKey] and not cleared[stateKey] and tokens[tonumber(ARGV[a + 1]) + 1] == ARGV[a + 2] then
-    applies[k], cleared[stateKey] = true, true
+  if ackFailed[k] then extra[k] = extraAt extraAt = extraAt + 2 end
+  local token = tokens[tonumber(ARGV[a + 1]) + 1]
+  local match = token == ARGV[a + 2]
+  if view[stateKey] then
+    -- Checked only on a mismatch, so the common case costs nothing more.
+    if not match and not cleared[stateKey] and not (token and string.match(token, '^p?%d+$')) then
+      match = true
+      out[3] = out[3] + 1
+    end
+    match = match and not cleared[stateKey]
+  elseif match then
+    gone[k] = true
+    goneIds[#goneIds + 1] = ARGV[a]
+    match = false
+  end
+  if match or gone[k] then
+    if match then applies[k], cleared[stateKey] = true, true end
     if not counterOk(ackProcessed[k]) then return bad(ackProcessed[k], 'is not an integer') end
     if ackFailed[k] then
-      if not stateQueue(view[stateKey]) then return bad(stateKey, 'is not a worker state') end
+      if match and not stateQueue(view[stateKey]) then return bad(stateKey, 'is not a worker state') end
       if not counterOk(ackFailed[k]) then return bad(ackFailed[k], 'is not an integer') end
     end
   end
@@ -128,12 +156,12 @@ for k = 1, F do
   local stateKey = fillState[k]
   if view[stateKey] and not cleared[stateKey] and not stateQueue(view[stateKey]) then return bad(stateKey, 'is not a worker state') end
 end
-if next(applies) then
+if next(applies) or #goneIds > 0 then
   if not counterOk(processedKey) then return bad(processedKey, 'is not an integer') end
   if anyFailed and not counterOk(failedCountKey) then return bad(failedCountKey, 'is not an integer') end
 end
 local failures = 0
-for k = 1, A do if applies[k] and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then failures = failures + 1 end end
+for k = 1, A do if (applies[k] or gone[k]) and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then failures = failures + 1 end end
 if failures > 0 then
   local t = rcall('TYPE', failedKey).ok
   if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
@@ -149,12 +177,20 @@ end
 -- An ack whose state is missing means someone else already dealt with the job (Resque's prune, our reaper).
 local processed, failed = 0, 0
 for k = 1, A do
-  if applies[k] then
+  if applies[k] or gone[k] then
     local a = ackAt + ACK * (k - 1)
     bump(ackProcessed[k])
     processed = processed + 1
     if ackFailed[k] then
-      local queue, payload = unstate(view[ackState[k]])
+      local queue, payload
+      if gone[k] then
+        -- The state is gone: its payload as the state would have held it (newState's rule).
+        local raw = ARGV[extra[k] + 1]
+        queue, payload = ARGV[extra[k]], raw
+        if not (utf8ok(raw) and sbyte(raw, 1) == 123 and sbyte(raw, -1) == 125) then payload = payloadJson(raw, true) end
+      else
+        queue, payload = unstate(view[ackState[k]])
+      end
       if ARGV[a + 3] == 'bad' then payload = malformed(payload) end
       rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a], queue))
       bump(ackFailed[k])
@@ -181,13 +217,20 @@ local function finish()
   else rcall('HSET', lanesKey, lane, call) end
   return out
 end
+-- A call that fetches nothing returns after finish(); the ids of gone states go after its (empty) groups.
+local function done()
+  finish()
+  for _, id in ipairs(goneIds) do out[#out + 1] = id end
+  out[4] = #goneIds
+  return out
+end
 
-if F == 0 then return finish() end
+if F == 0 then return done() end
 local registered = redis.pcall('HEXISTS', beatsKey, proc)
-if registered ~= 1 then out[1] = 2 return finish() end
+if registered ~= 1 then out[1] = 2 return done() end
 -- A pause key of another type is not "true": Resque would not pause either.
 local pause = redis.pcall('GET', pauseKey)
-if pauseSet(pause) then out[1] = 1 return finish() end
+if pauseSet(pause) then out[1] = 1 return done() end
 
 -- A free slot that still holds a state (never expected; checked so that nothing is ever overwritten) gets it back.
 local need = 0
@@ -237,6 +280,6 @@ for slot = 1, F do
     tokensChanged = true
   end
 end
-finish()
+done()
 for _, q in ipairs(skipped) do out[#out + 1] = q end
 return out

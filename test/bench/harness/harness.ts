@@ -14,7 +14,7 @@ export interface Harness {
 }
 
 export async function openHarness(opts: Options, results: Results): Promise<Harness> {
-  const redis = await BenchRedis.start();
+  const redis = await BenchRedis.start(opts.replicas);
   return { opts, redis, workers: new Workers(opts, redis.port), results };
 }
 

@@ -38,7 +38,9 @@ Scenarios (in this order):
              2 × interval + 5 s) and spread (each job on a random queue, then the connections held);
              again with notify-keyspace-events El (queues:notify); and connections and
              idle commands/s of a worker on --queues=q0000,q0001,q0002 for reference (queues:3)
-  slots      --concurrency=1000, "Sleep" 50 ms jobs: 30,000 jobs (bound 20,000 jobs/s)
+  slots      --concurrency=1000, "Sleep" 50 ms jobs: 30,000 jobs (bound 20,000 jobs/s); --slots-concurrency
+             runs it at other concurrencies (jobs: 200 per slot, 60 with --quick, at most 30,000 / 10,000;
+             bound: slots / 50 ms)
   processes  "Cpu" 2 ms jobs, 2,000 jobs, --processes=1 vs --processes=2: jobs/s and the ratio
   enqueue    one producer process writes 200,000 jobs with enqueueMany (quick: 50,000): jobs/s; beside it
              \`redis-benchmark -t lpush -P 100 -q -n <same>\` as the limit (skipped when not installed)
@@ -74,6 +76,11 @@ Options:
   --middleware=n[,m]     drain with n trivial middleware in the default worker (async (ctx, next) => { await
                          next() }), then with m, ...: rows "drain" (0) and "drain:mw<n>" (default 0)
   --binary=<path>        compiled worker for the startup scenario (default dist/bunworker)
+  --worker-args='<flags>' extra flags for the default worker, e.g. --worker-args='--min-replicas=1' (also
+                         $BENCH_WORKER_ARGS); ignored with --worker-cmd
+  --replicas=<n>         start n replicas of the private redis-server (for --worker-args='--min-replicas=n');
+                         Redis CPU fields count the primary only
+  --slots-concurrency=<n,n>  the slots scenario's --concurrency values (default 1000), e.g. 5,25,1000
   --samples=<n>          pickups per measured queue (default 100, quick 50, all 200); the queues scenario takes
                          at most 30 (quick 20) unless --samples or --all is given
   --gap-ms=<ms>          idle time before each pickup (default 300)
@@ -111,6 +118,9 @@ export interface Options {
   repeat: number;
   timeoutS: number;
   middleware: number[];
+  workerArgs: string[];
+  slotsConcurrency: number[];
+  replicas: number;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -124,6 +134,7 @@ function readArgs(argv: string[]): Values {
     options: {
       scenarios: str, quick: { type: "boolean" }, all: { type: "boolean" }, "worker-cmd": str, binary: str, samples: str, "gap-ms": str,
       "idle-seconds": str, "startup-runs": str, repeat: str, timeout: str, middleware: str, help: { type: "boolean", short: "h" },
+      "worker-args": str, "slots-concurrency": str, replicas: str,
     },
   });
   return values;
@@ -164,5 +175,8 @@ export function parseOptions(argv: string[]): Options | "help" {
     repeat: Math.floor(num("repeat", s("repeat"), all ? 3 : 1, 1)),
     timeoutS: num("timeout", s("timeout"), all ? 3600 : 900, 10),
     middleware: (s("middleware") ?? "0").split(",").map((v) => Math.floor(num("middleware", v.trim(), 0, 0))),
+    workerArgs: [s("worker-args") ?? "", process.env.BENCH_WORKER_ARGS ?? ""].join(" ").split(" ").filter(Boolean),
+    replicas: Math.floor(num("replicas", s("replicas"), 0, 0)),
+    slotsConcurrency: (s("slots-concurrency") ?? "1000").split(",").map((v) => Math.floor(num("slots-concurrency", v, 1000, 1))),
   };
 }

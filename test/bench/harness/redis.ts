@@ -36,22 +36,31 @@ export class BenchRedis {
   ownCommands = 0;
   private client: RedisClient | null;
 
-  private constructor(readonly server: PrivateRedis, client: RedisClient) {
+  private constructor(readonly server: PrivateRedis, client: RedisClient, private readonly replicas: PrivateRedis[]) {
     this.client = client;
   }
 
-  static async start(): Promise<BenchRedis> {
+  /** `replicas`: that many replica servers of it (--replicas, for --min-replicas), synced before any run. */
+  static async start(replicas = 0): Promise<BenchRedis> {
     const server = await startPrivateRedis();
     const client = new RedisClient(server.url);
+    const started: PrivateRedis[] = [];
     try {
       await client.connect();
       await client.send("CLIENT", ["SETNAME", `${HARNESS_PREFIX}harness`]);
+      for (let i = 0; i < replicas; i++) started.push(await startPrivateRedis({ extra: ["--replicaof", "127.0.0.1", String(server.port)] }));
+      const deadline = Date.now() + 20_000;
+      while (Number(/connected_slaves:(\d+)/.exec(String(await client.send("INFO", ["replication"])))?.[1] ?? 0) < replicas) {
+        if (Date.now() > deadline) throw new Error(`${replicas} replica(s) did not connect within 20 s`);
+        await Bun.sleep(50);
+      }
     } catch (e) {
       client.close();
+      for (const r of started) await r.stop();
       await server.stop();
       throw e;
     }
-    return new BenchRedis(server, client);
+    return new BenchRedis(server, client, started);
   }
 
   get port(): number {
@@ -100,6 +109,7 @@ export class BenchRedis {
       /* closed */
     }
     this.client = null;
+    for (const r of this.replicas) await r.stop();
     await this.server.stop();
   }
 }

@@ -40,8 +40,8 @@ function workerArgv(opts: Options, spec: WorkerSpec, port: number): string[] {
   }
   const argv = [process.execPath, BENCH_WORKER, `--queues=${spec.queues.join(",")}`, `--concurrency=${spec.concurrency}`, `--uri=${uri}`, "--log-level=warn"];
   if (spec.interval !== undefined) argv.push(`--interval=${spec.interval}`);
-  // Extra worker flags for experiments, e.g. BENCH_WORKER_ARGS="--connections=1".
-  argv.push(...(process.env.BENCH_WORKER_ARGS ?? "").split(" ").filter(Boolean));
+  // Extra worker flags (--worker-args, $BENCH_WORKER_ARGS), e.g. --connections=1 or --min-replicas=1.
+  argv.push(...opts.workerArgs);
   if (spec.exitOnComplete) argv.push("--exit-on-complete");
   if ((spec.processes ?? 1) > 1) argv.push(`--processes=${spec.processes}`);
   return argv;
