@@ -8,6 +8,7 @@
 import { defineCommand } from "citty";
 import { RedisClient } from "bun";
 import { removeDelayedWith } from "../delayed";
+import { enqueueSecondNow } from "../delayed-admin";
 import { makeKeys, type Keys } from "../keys";
 import { defaultUri } from "../settings";
 
@@ -48,14 +49,6 @@ export async function listDelayed(c: RedisClient, keys: Keys, limit: number): Pr
     if (n > limit) lines.push(`    ... ${n - limit} more`);
   }
   return lines;
-}
-
-export async function enqueueNow(c: RedisClient, keys: Keys, ts: string): Promise<number> {
-  if (!/^\d+$/.test(ts)) throw new Error(`enqueue-now: the second must be an integer as \`delayed list\` shows it, got "${ts}"`);
-  // XX: only a second that is scheduled; score 0 makes it due for every promoter, Ruby's included.
-  const changed = Number(await c.send("ZADD", [keys.delayedSchedule, "XX", "CH", "0", ts]));
-  if (changed === 0 && (await c.send("ZSCORE", [keys.delayedSchedule, ts])) === null) throw new Error(`enqueue-now: no delayed jobs at second ${ts}`);
-  return Number(await c.llen(keys.delayed(ts)));
 }
 
 const fail = (e: unknown): never => {
@@ -101,7 +94,7 @@ export const delayedCommand = defineCommand({
       args: { ...common, second: { type: "positional", description: "the second, as `delayed list` shows it", required: true } },
       run: ({ args }) =>
         withRedis(args, async (c, keys) => {
-          const n = await enqueueNow(c, keys, String(args.second));
+          const n = await enqueueSecondNow(c, keys, String(args.second));
           process.stdout.write(`second ${args.second} (${n} job(s)) is due now: the process holding resque-scheduler's master lock moves it within its --interval\n`);
         }).catch(fail),
     }),
