@@ -82,9 +82,9 @@ async function listPage(i: PageInput): Promise<string> {
     const more = left > 0 ? `<tr><td colspan="4"><a href="${esc(`${i.ctx.base}/delayed/${s.ts}`)}">… ${left} more at this second</a></td></tr>` : "";
     return secondBlock(i.ctx, s, nowMs, { page }, more);
   });
-  const jobs = totals.jobs === null ? "" : `${totals.jobs} jobs at `;
+  const seconds = list.total === 1 ? "1 second" : `${list.total} seconds`;
   const msg = i.url.searchParams.get("msg");
-  return `<h1>Delayed <small>${jobs}${list.total} seconds</small></h1>${msg ? `<p class="msg">${esc(msg)}</p>` : ""}${lock}
+  return `<h1>Delayed <small>${totals.jobs === null ? "" : `${jobs(totals.jobs)} at `}${seconds}</small></h1>${msg ? `<p class="msg">${esc(msg)}</p>` : ""}${lock}
 ${list.total ? `<table class="delayed">${HEAD}${blocks.join("")}</table>` : "<p>No delayed jobs.</p>"}
 ${pager(i.ctx.base + "/delayed", {}, page, list.total > start + SECONDS_PER_PAGE)}`;
 }
