@@ -8,13 +8,16 @@ import { delayedItem, enqueueAtWith } from "../src/delayed";
 import { promoteScript } from "../src/delayed-scripts";
 import { makeKeys, type Keys } from "../src/keys";
 import { runScript } from "../src/scripts";
-import { isolate } from "./helpers/redis";
+import { isolate, REDIS_URL } from "./helpers/redis";
+import { MAIN_WORKER } from "./helpers/worker-process";
 
 let c: RedisClient;
 let keys: Keys;
-isolate((cl, ns) => {
+let ns: string;
+isolate((cl, namespace) => {
   c = cl;
-  keys = makeKeys(ns);
+  ns = namespace;
+  keys = makeKeys(namespace);
 });
 
 const later = () => Math.floor(Date.now() / 1000) + 3600;
@@ -83,4 +86,25 @@ test("enqueue now of one of two identical copies moves one; the other keeps its 
   expect(await c.send("ZSCORE", [keys.delayedSchedule, String(past)])).toBe(0);
   expect(await c.lrange(keys.delayed(String(past)), 0, -1)).toEqual([item]);
   expect(await enqueueJobNow(c, keys, String(ts + 1), item)).toBe(0);
+});
+
+test("`delayed remove --at` and `delayed enqueue-now SECOND --class` run the same scripts from the command line", async () => {
+  const run = async (...argv: string[]) => {
+    const p = Bun.spawn([process.execPath, MAIN_WORKER, "delayed", ...argv, `--uri=${REDIS_URL}`, `--namespace=${ns}`], { stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    return { out, err, code };
+  };
+  const ts = later();
+  const r = job("R", [7]);
+  await enqueueAtWith(c, keys, ts * 1000, r);
+  await enqueueAtWith(c, keys, (ts + 60) * 1000, r);
+  await enqueueAtWith(c, keys, (ts + 60) * 1000, job("Other"));
+  expect(await run("remove", "--class=R", "--queue=q", "--args=[7]", `--at=${ts}`)).toEqual({ out: "removed 1\n", err: "", code: 0 });
+  expect(await c.smembers(keys.timestamps(delayedItem(r)))).toEqual([`delayed:${ts + 60}`]);
+  const now = await run("enqueue-now", String(ts + 60), "--class=R", "--queue=q", "--args=[7]");
+  expect(now.code).toBe(0);
+  expect(await c.lrange(keys.delayed(String(ts + 60)), 0, -1)).toEqual([delayedItem(job("Other"))]);
+  expect((await promote()).moved).toBe(1);
+  expect(await c.lrange(keys.queue("q"), 0, -1)).toEqual(['{"class":"R","args":[7]}']);
+  expect(await run("enqueue-now", String(ts + 60), "--class=R", "--queue=q", "--args=[7]")).toEqual({ out: "", err: `bunworker delayed: enqueue-now: no such job at second ${ts + 60}\n`, code: 1 });
 });
