@@ -16,7 +16,7 @@ import { parseSchedule, type Schedule } from "../src/schedule";
 import { parseUri } from "../src/uri";
 import { startDashboard } from "../src/web/server";
 import { isolate, REDIS_URL, waitFor } from "./helpers/redis";
-import { MAIN_WORKER } from "./helpers/worker-process";
+import { MAIN_WORKER, spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let keys: Keys;
@@ -226,4 +226,20 @@ describe("Schedules page", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 20_000);
+
+  test("a worker's --web shows its own TypeScript schedules in full; a standalone dashboard knows only their last run", async () => {
+    const w = spawnWorker(["--queues=sched", "--web=0", "--no-promote", `--namespace=${ns}`, `--uri=${REDIS_URL}`], { script: new URL("./fixtures/schedule-worker.ts", import.meta.url).pathname });
+    try {
+      await w.waitForOutput(/dashboard on http:\/\/\S+/);
+      const url = (/dashboard on (http:\/\/\S+?)\/?(\s|$)/.exec(w.output()) as RegExpExecArray)[1] as string;
+      const html = await get(`${url}/schedules`);
+      expect(html).toMatch(/<td class="name">ts_hourly<\/td><td>every 1h<\/td><td class="cls">Hourly<\/td><td>sched<\/td><td class="args"><code>\[\{&quot;&lt;b&gt;&quot;:1\}\]<\/code><\/td><td>defined in TypeScript<\/td><td>never<\/td><td>\d{4}-\d\d-\d\dT\d\d:00:00Z<\/td><td>configured here<\/td>/);
+    } finally {
+      w.signal("SIGTERM");
+      await w.exited;
+    }
+    await c.send("HSET", [keys.lastEnqueuedAt, "ts_hourly", "2026-12-02 16:00:00 +0000"]);
+    const base = start();
+    expect(await get(`${base}/schedules`)).toMatch(/<td class="name">ts_hourly<\/td><td><\/td><td class="cls"><\/td>.*2026-12-02 16:00:00 \+0000.*unknown here.*defined elsewhere/);
+  }, 30_000);
 });
