@@ -19,7 +19,7 @@ export const adminScripts = {
 /** Jobs removed per delayed-clear-2.lua call. */
 const CLEAR_BATCH = 1000;
 /** Above this many scheduled seconds the job count (one LLEN per second, in Lua) is not taken on every page view. */
-export const COUNT_CAP = 10_000;
+export const COUNT_CAP = 1_000;
 
 export interface DelayedSecond {
   /** The schedule member: the second as an integer string. */
