@@ -96,7 +96,7 @@ async function launchOrSupervise(config: Config, program: Program, children: Chi
   const supervised = Boolean(process.env[CHILD_ENV]);
   if (config.processes > 1 && !supervised) {
     setProcline(supervisorTitle(config));
-    const side = await startOperatorSide(config, operator, { dashboard: true, metrics: false });
+    const side = await startOperatorSide(config, operator, { dashboard: true, metrics: false }, [...config.schedules, ...(program.extras?.schedules ?? [])]);
     try {
       const code = await supervise(config.processes, children, config.log, { exitOnComplete: config.exitOnComplete });
       if (code !== 0) throw new Error(`supervisor exited with status ${code}`);
@@ -113,7 +113,7 @@ async function launchOrSupervise(config: Config, program: Program, children: Chi
 class StoppedBeforeStart extends Error {}
 
 async function launch(config: Config, program: Program, supervised: boolean, operator?: OperatorFlags): Promise<void> {
-  const side = await startOperatorSide(config, operator, { dashboard: true, metrics: true });
+  const side = await startOperatorSide(config, operator, { dashboard: true, metrics: true }, [...config.schedules, ...(program.extras?.schedules ?? [])]);
   const launcher = new Launcher(config, program.registry, { ...program.extras, observer: side.observer });
   const starting = new AbortController();
   const target: Stoppable = {

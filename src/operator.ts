@@ -7,6 +7,7 @@ import type { OperatorFlags } from "./cli";
 import type { Config } from "./config";
 import { SettingsError } from "./errors";
 import type { JobObserver } from "./metrics";
+import type { Schedule } from "./schedule";
 import { RedisConn } from "./redis";
 import { CHILD_ENV } from "./supervisor";
 
@@ -36,7 +37,7 @@ export function checkOperatorFlags(flags: OperatorFlags | undefined, processes: 
 }
 
 /** Starts what the flags ask for; the dashboard and prom-client are loaded only then (a worker without them stays lean). */
-export async function startOperatorSide(config: Config, flags: OperatorFlags | undefined, role: { dashboard: boolean; metrics: boolean }): Promise<OperatorSide> {
+export async function startOperatorSide(config: Config, flags: OperatorFlags | undefined, role: { dashboard: boolean; metrics: boolean }, schedules: readonly Schedule[] = config.schedules): Promise<OperatorSide> {
   if (!flags || (!flags.web && !flags.metricsPort)) return NONE;
   const { Metrics } = await import("./metrics");
   const servers: Server<undefined>[] = [];
@@ -50,7 +51,7 @@ export async function startOperatorSide(config: Config, flags: OperatorFlags | u
       const fleet = new Metrics(conn, config.keys, { jobs: false });
       const { startDashboard, TOKEN_ENV } = await import("./web/server");
       const token = flags.webToken ?? process.env[TOKEN_ENV];
-      const s = startDashboard({ target: config.target, keys: config.keys, commandTimeoutMs: config.commandTimeoutMs, host, port, token: token || undefined, readOnly: false, deadAfter: 300, metrics: () => fleet.render() });
+      const s = startDashboard({ target: config.target, keys: config.keys, commandTimeoutMs: config.commandTimeoutMs, host, port, token: token || undefined, readOnly: false, deadAfter: 300, metrics: () => fleet.render(), schedules });
       servers.push(s);
       config.log.info(`dashboard on ${s.url.href}`);
     }

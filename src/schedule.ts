@@ -24,6 +24,8 @@ export interface Schedule {
   readonly queue: string;
   /** {"class","args"}: what each tick pushes. */
   readonly payload: string;
+  /** The config it was made from, for display (the dashboard's Schedules page). */
+  readonly config: ScheduleConfig;
   /** The latest tick at or before `at`, or null. */
   latest(at: Date): Date | null;
   /** The first tick after `at`, or null. */
@@ -85,7 +87,7 @@ export function parseSchedule(name: string, c: ScheduleConfig): Schedule {
   if (typeof cronText === "string") {
     const cron = cronOf(name, cronText);
     return {
-      name, queue: c.queue, payload,
+      name, queue: c.queue, payload, config: c,
       latest: (at) => cron.previousRuns(1, new Date(at.getTime() + 1))[0] ?? null,
       next: (at) => cron.nextRun(at),
     };
@@ -96,7 +98,7 @@ export function parseSchedule(name: string, c: ScheduleConfig): Schedule {
     // Ticks at multiples of the duration since the epoch: a fleet and its successive masters agree on them
     // (rufus counts from its own process start, which no other process can know).
     return {
-      name, queue: c.queue, payload,
+      name, queue: c.queue, payload, config: c,
       latest: (at) => new Date(Math.floor(at.getTime() / ms) * ms),
       next: (at) => new Date((Math.floor(at.getTime() / ms) + 1) * ms),
     };

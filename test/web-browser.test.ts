@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RedisClient, Server } from "bun";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { enqueueAtWith } from "../src/delayed";
 import { makeKeys } from "../src/keys";
 import { parseUri } from "../src/uri";
 import { startDashboard } from "../src/web/server";
@@ -103,6 +104,27 @@ describe.skipIf(!haveChromium)("dashboard in a real browser", () => {
       await worker.exited;
     }
   }, 30_000);
+
+  test("a delayed job is enqueued now through the Delayed page, confirmed, and runs in a real worker", async () => {
+    const due = Date.now() + 3_600_000;
+    await enqueueAtWith(c, keys, due, { queue: "web", payload: { class: "Record", args: ["ran-after-enqueue-now"] } });
+    const worker = spawnWorker(["--queues=web", `--namespace=${ns}`, `--uri=${REDIS_URL}`], { script: TEST_WORKER });
+    try {
+      await page.goto(`${base}/delayed`);
+      let confirmed = "";
+      page.once("dialog", (d) => void (confirmed = d.message()));
+      const row = page.locator("tr.job", { has: page.locator("td.cls", { hasText: /^Record$/ }) });
+      await page.screenshot({ path: `${SHOTS}delayed.png`, fullPage: true });
+      await row.getByRole("button", { name: "Enqueue now" }).click();
+      await page.getByText("Made 1 job due now").waitFor();
+      expect(confirmed).toBe("Enqueue this Record job now? The process holding the master lock moves it to queue web at its next look.");
+      await waitFor(async () => ((await c.send("LRANGE", [`${ns}test:ran`, "0", "-1"])) as string[]).includes('["ran-after-enqueue-now"]'), 20_000, "the delayed job to run");
+      expect(await c.send("EXISTS", [keys.delayed(String(Math.floor(due / 1000)))])).toBe(0);
+    } finally {
+      worker.signal("SIGTERM");
+      await worker.exited;
+    }
+  }, 40_000);
 
   test("a declined confirmation changes nothing", async () => {
     await page.goto(`${base}/failed`);

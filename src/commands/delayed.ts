@@ -7,7 +7,8 @@
 //   scheduler's non-atomic batch (reference 2.3), which only the lock holder may run.
 import { defineCommand } from "citty";
 import { RedisClient } from "bun";
-import { removeDelayedWith } from "../delayed";
+import { delayedItem, removeDelayedWith } from "../delayed";
+import { enqueueJobNow, enqueueSecondNow, removeJobAt } from "../delayed-admin";
 import { makeKeys, type Keys } from "../keys";
 import { defaultUri } from "../settings";
 
@@ -50,12 +51,15 @@ export async function listDelayed(c: RedisClient, keys: Keys, limit: number): Pr
   return lines;
 }
 
-export async function enqueueNow(c: RedisClient, keys: Keys, ts: string): Promise<number> {
-  if (!/^\d+$/.test(ts)) throw new Error(`enqueue-now: the second must be an integer as \`delayed list\` shows it, got "${ts}"`);
-  // XX: only a second that is scheduled; score 0 makes it due for every promoter, Ruby's included.
-  const changed = Number(await c.send("ZADD", [keys.delayedSchedule, "XX", "CH", "0", ts]));
-  if (changed === 0 && (await c.send("ZSCORE", [keys.delayedSchedule, ts])) === null) throw new Error(`enqueue-now: no delayed jobs at second ${ts}`);
-  return Number(await c.llen(keys.delayed(ts)));
+function argsList(json: string | undefined): unknown[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(json ?? "[]");
+  } catch {
+    throw new Error(`--args must be a JSON array, got ${json}`);
+  }
+  if (!Array.isArray(list)) throw new Error(`--args must be a JSON array, got ${json}`);
+  return list;
 }
 
 const fail = (e: unknown): never => {
@@ -76,32 +80,40 @@ export const delayedCommand = defineCommand({
         }).catch(fail),
     }),
     remove: defineCommand({
-      meta: { name: "remove", description: "remove every delayed copy of one job (Ruby's remove_delayed); prints how many" },
+      meta: { name: "remove", description: "remove every delayed copy of one job (Ruby's remove_delayed), or with --at only those at that second; prints how many" },
       args: {
         ...common,
         class: { type: "string", description: "job class", required: true, valueHint: "Class" },
         queue: { type: "string", description: "its queue", required: true, valueHint: "q" },
         args: { type: "string", description: "its args as a JSON array (default [])", valueHint: "json" },
+        at: { type: "string", description: "only at this second (resque-web's Cancel)", valueHint: "second" },
       },
       run: ({ args }) =>
         withRedis(args, async (c, keys) => {
-          let list: unknown;
-          try {
-            list = JSON.parse(args.args ?? "[]");
-          } catch {
-            throw new Error(`--args must be a JSON array, got ${args.args}`);
-          }
-          if (!Array.isArray(list)) throw new Error(`--args must be a JSON array, got ${args.args}`);
-          const n = await removeDelayedWith(c, keys, { queue: args.queue, payload: { class: args.class, args: list } });
+          const job = { queue: args.queue, payload: { class: args.class, args: argsList(args.args) } };
+          const n = args.at === undefined ? await removeDelayedWith(c, keys, job) : await removeJobAt(c, keys, args.at, delayedItem(job));
           process.stdout.write(`removed ${n}\n`);
         }).catch(fail),
     }),
     "enqueue-now": defineCommand({
       meta: { name: "enqueue-now", description: "make one scheduled second due now: the lock holder moves its jobs at its next look" },
-      args: { ...common, second: { type: "positional", description: "the second, as `delayed list` shows it", required: true } },
+      args: {
+        ...common,
+        second: { type: "positional", description: "the second, as `delayed list` shows it", required: true },
+        class: { type: "string", description: "only this job of that second: its class", valueHint: "Class" },
+        queue: { type: "string", description: "with --class: its queue", valueHint: "q" },
+        args: { type: "string", description: "with --class: its args as a JSON array (default [])", valueHint: "json" },
+      },
       run: ({ args }) =>
         withRedis(args, async (c, keys) => {
-          const n = await enqueueNow(c, keys, String(args.second));
+          if (args.class !== undefined) {
+            if (!args.queue) throw new Error("enqueue-now: --class needs --queue");
+            const moved = await enqueueJobNow(c, keys, String(args.second), delayedItem({ queue: args.queue, payload: { class: args.class, args: argsList(args.args) } }));
+            if (!moved) throw new Error(`enqueue-now: no such job at second ${args.second}`);
+            process.stdout.write("the job is due now: the process holding resque-scheduler's master lock moves it within its --interval\n");
+            return;
+          }
+          const n = await enqueueSecondNow(c, keys, String(args.second));
           process.stdout.write(`second ${args.second} (${n} job(s)) is due now: the process holding resque-scheduler's master lock moves it within its --interval\n`);
         }).catch(fail),
     }),

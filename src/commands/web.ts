@@ -5,6 +5,7 @@ import { makeKeys } from "../keys";
 import { Metrics } from "../metrics";
 import { RedisConn } from "../redis";
 import { defaultSettings } from "../settings";
+import { parseScheduleYaml, readScheduleFile } from "../schedule";
 import { parseUri } from "../uri";
 import { startDashboard, TOKEN_ENV } from "../web/server";
 import { count, helpArg, redisArgs } from "./common";
@@ -17,10 +18,11 @@ export const webArgs = {
   "web-token": { type: "string", description: `token every request must carry (open /?token=... once); default $${TOKEN_ENV}`, valueHint: "token" },
   "read-only": { type: "boolean", description: "show everything, change nothing (for shared screens)" },
   "dead-after": { type: "string", description: "seconds without a heartbeat before a worker is shown dead (default 300)", valueHint: "s" },
+  schedule: { type: "string", description: "the workers' schedule file (YAML), shown in full on the Schedules page", valueHint: "file" },
 } as const;
 
 export const webCommand = defineCommand({
-  meta: { name: "web", description: "The dashboard: overview with per-minute charts, queues, workers, failed jobs (retry, remove), /metrics. Runs until INT or TERM." },
+  meta: { name: "web", description: "The dashboard: overview with per-minute charts, queues, workers, failed jobs (retry, remove), delayed jobs, schedules, /metrics. Runs until INT or TERM." },
   args: { ...webArgs, ...redisArgs, ...helpArg },
   async run({ args }) {
     const d = defaultSettings();
@@ -39,6 +41,7 @@ export const webCommand = defineCommand({
       token: token || undefined,
       readOnly: args["read-only"] === true,
       deadAfter: count("--dead-after", args["dead-after"], 300),
+      schedules: args.schedule ? parseScheduleYaml(readScheduleFile(args.schedule), args.schedule) : [],
     });
     process.stderr.write(`bunworker web: dashboard on ${server.url.href}${token ? " (token required)" : ""}${args["read-only"] ? " (read-only)" : ""} for ${target.display}\n`);
     await new Promise<void>((resolve) => {

@@ -40,4 +40,6 @@ th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}.dead{color:#b0
 .chart svg{width:100%;height:120px}.chart rect{fill:#4a90d9}.chart.failed rect{fill:#d9534f}.axis{display:flex;justify-content:space-between;font-size:11px;color:#666}
 form.act{display:inline}button{cursor:pointer}button.danger{color:#b00}pre{white-space:pre-wrap;margin:.3em 0;font-size:12px}
 .pager a{margin:0 .5em}.filters input{width:10em}.msg{background:#e7f3e7;border:1px solid #9c9;padding:.4em .8em}
+.msg.warn{background:#fbf3e0;border-color:#e0c080}tr.second th{background:#eef2f6;font-weight:normal}tr.second th a{font-weight:600}
+td.args code{word-break:break-all}.problem{color:#b00}
 `;

@@ -25,8 +25,8 @@ export interface PageContext {
 
 const NAV: [string, string][] = [["/", "Overview"], ["/queues", "Queues"], ["/workers", "Workers"], ["/failed", "Failed"]];
 
-export function layout(ctx: PageContext, path: string, title: string, main: string): string {
-  const nav = NAV.map(([href, label]) => `<a href="${esc(ctx.base + href)}"${href === path ? ' class="here"' : ""}>${label}</a>`).join("");
+export function layout(ctx: PageContext, path: string, title: string, main: string, more: [string, string][] = []): string {
+  const nav = [...NAV, ...more].map(([href, label]) => `<a href="${esc(ctx.base + href)}"${href === path ? ' class="here"' : ""}>${label}</a>`).join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="csrf" content="${esc(ctx.csrf)}"><title>${esc(title)} · bunworker</title><link rel="stylesheet" href="${esc(ctx.base)}/assets/style.css">
 <script src="${esc(ctx.base)}/assets/app.js" defer></script></head><body><header><strong>bunworker</strong><nav>${nav}</nav>

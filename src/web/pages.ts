@@ -1,6 +1,7 @@
 // The dashboard's pages: each reads what it shows with a bounded number of commands (no KEYS, no SCAN) and
 // returns the HTML of <main>; server.ts wraps it in the layout, or sends it alone for a live refresh.
 import type { RedisClient } from "bun";
+import { delayedTotals, masterLock } from "../delayed-admin";
 import { failedPage, hasFilter, type FailedFilter } from "../failed-store";
 import { perMinute, readHistory, recordMinute } from "../history";
 import type { Keys } from "../keys";
@@ -31,7 +32,7 @@ const link = (ctx: PageContext, path: string, text: string) => `<a href="${esc(c
 
 export async function overview({ c, keys, ctx, server, deadAfter }: PageInput): Promise<string> {
   await recordMinute(c, keys).catch(() => 0);
-  const [info, queues, workers, now] = await Promise.all([resqueInfo(c, keys, server), queueRows(c, keys), workerRows(c, keys, deadAfter), redisNowMs(c)]);
+  const [info, queues, workers, now, delayed, lock] = await Promise.all([resqueInfo(c, keys, server), queueRows(c, keys), workerRows(c, keys, deadAfter), redisNowMs(c), delayedTotals(c, keys).catch(() => null), masterLock(c, keys)]);
   // A broken history key (wrong type) costs the charts, not the page.
   let historyError = "";
   const history = await readHistory(c, keys, now).catch((e: unknown) => {
@@ -42,7 +43,8 @@ export async function overview({ c, keys, ctx, server, deadAfter }: PageInput): 
   const busy = workers.filter((w) => w.state === "working").length;
   const dead = workers.filter((w) => w.dead).length;
   const top = [...queues].sort((a, b) => b.size - a.size).slice(0, 15);
-  return `<h1>Overview</h1><div class="cards">${card("pending", info.pending, "/queues")}${card("processed", info.processed)}${card("failed", info.failed, "/failed")}${card("queues", info.queues, "/queues")}${card("busy workers", busy, "/workers")}${card("idle workers", workers.length - busy, "/workers")}${dead ? card("dead workers", dead, "/workers") : ""}</div>
+  return `<h1>Overview</h1><div class="cards">${card("pending", info.pending, "/queues")}${card("processed", info.processed)}${card("failed", info.failed, "/failed")}${card("queues", info.queues, "/queues")}${card("busy workers", busy, "/workers")}${card("idle workers", workers.length - busy, "/workers")}${dead ? card("dead workers", dead, "/workers") : ""}${delayed ? (delayed.jobs === null ? card("delayed seconds", delayed.seconds, "/delayed") : card("delayed", delayed.jobs, "/delayed")) : ""}</div>
+<p class="lock">Master lock (promotes delayed jobs, fires schedules): ${lock.holder ? `<code class="holder">${esc(lock.holder)}</code>` : "nobody holds it"}</p>
 ${historyError ? `<p class="msg">${esc(historyError)}</p>` : ""}${chart("Processed per minute", history, (p) => p.processed, "processed")}${chart("Failed per minute", history, (p) => p.failed, "failed")}
 <h2>Deepest queues</h2>${table(["queue", "size", "oldest"], top.map((q) => [tdHtml(link(ctx, `/queues/${encodeURIComponent(q.name)}`, q.name)), td(q.size, "num"), td(age(q.oldestAge), "num")]))}
 <p class="note">${esc(server)} · ${esc(info.environment)}</p>`;

@@ -14,6 +14,10 @@ import type { RedisTarget } from "../uri";
 import { APP_JS, STYLE_CSS } from "./assets";
 import { esc, layout, qs, type PageContext } from "./html";
 import { failedFilter, failedPageHtml, overview, queuePage, queuesPage, workersPage, type PageInput } from "./pages";
+import type { Schedule } from "../schedule";
+import { delayedSection } from "./delayed-page";
+import { schedulesSection } from "./schedules-page";
+import type { DashboardSection } from "./section";
 
 export interface DashboardOptions {
   target: RedisTarget;
@@ -26,6 +30,8 @@ export interface DashboardOptions {
   deadAfter: number;
   /** The Prometheus text for /metrics, when metrics are on. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Recurring schedules defined where the dashboard runs (a worker's, or `web --schedule`), for the Schedules page. */
+  schedules?: readonly Schedule[];
 }
 
 export const TOKEN_ENV = "BUNWORKER_WEB_TOKEN";
@@ -82,6 +88,9 @@ export function startDashboard(o: DashboardOptions): Server<undefined> {
   const conn = new RedisConn(o.target, o.commandTimeoutMs, "dashboard");
   const csrf = crypto.randomUUID();
   const ctx: PageContext = { csrf, readOnly: o.readOnly, base: "" };
+  // Pages beyond the core four; a new one (retries) is one more entry here (section.ts).
+  const sections: DashboardSection[] = [delayedSection, schedulesSection(o.schedules ?? [])];
+  const nav = sections.map((s) => [s.nav.path, s.nav.label] as [string, string]);
 
   const authorized = (req: Request): boolean => {
     if (!o.token) return true;
@@ -102,9 +111,15 @@ export function startDashboard(o: DashboardOptions): Server<undefined> {
     else if (path.startsWith("/queues/")) [title, main] = ["Queue", await queuePage(i, decodeURIComponent(path.slice("/queues/".length)))];
     else if (path === "/workers") [title, main] = ["Workers", await workersPage(i)];
     else if (path === "/failed") [title, main] = ["Failed", await failedPageHtml(i, url.searchParams.get("msg") ?? "")];
-    else return text("not found", 404);
+    else {
+      let found: { title: string; main: string } | null = null;
+      for (const s of sections) if ((found = await s.page(i, path))) break;
+      if (!found) return text("not found", 404);
+      ({ title, main } = found);
+    }
     if (req.headers.get("x-partial") === "1") return html(main);
-    return html(layout(ctx, path.startsWith("/queues/") ? "/queues" : path, title, main));
+    const here = path.startsWith("/queues/") ? "/queues" : (sections.find((s) => path.startsWith(`${s.nav.path}/`))?.nav.path ?? path);
+    return html(layout(ctx, here, title, main, nav));
   }
 
   async function change(req: Request, url: URL): Promise<Response> {
@@ -141,6 +156,12 @@ export function startDashboard(o: DashboardOptions): Server<undefined> {
       const name = decodeURIComponent(clear[1] as string);
       await c.send("DEL", [keys.queue(name)]);
       return back(`/queues/${encodeURIComponent(name)}`, {});
+    }
+    for (const s of sections) {
+      const act = s.actions[path];
+      if (!act) continue;
+      const r = await act({ c, keys, ctx, url, deadAfter: o.deadAfter, server: o.target.display }, field);
+      return "back" in r ? back(r.back, r.params) : text(r.text, r.status);
     }
     return text("not found", 404);
   }
