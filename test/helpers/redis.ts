@@ -3,6 +3,7 @@
 // restart, freeze it or need persistence.
 import { afterEach, beforeEach } from "bun:test";
 import { RedisClient } from "bun";
+import { makeKeys, type Keys } from "../../src/keys";
 import { startPrivateRedis, type PrivateRedis } from "../../src/private-redis";
 
 export { freePort, type PrivateRedis } from "../../src/private-redis";
@@ -41,6 +42,18 @@ export function isolate(use: (c: RedisClient, ns: string) => void): void {
     await dropNamespace(c, ns);
     c.close();
   });
+}
+
+/** What `isolateKeys` gives each test: its client, its namespace and that namespace's keys. */
+export interface Isolated {
+  c: RedisClient;
+  ns: string;
+  keys: Keys;
+}
+
+/** `isolate`, with the namespace's keys (src/keys.ts) made once here rather than in every test file. */
+export function isolateKeys(use: (t: Isolated) => void): void {
+  isolate((c, ns) => use({ c, ns, keys: makeKeys(ns) }));
 }
 
 /** The error `f` throws; fails the test if it throws nothing. */
