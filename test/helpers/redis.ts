@@ -1,7 +1,7 @@
 // Real Redis for tests: the shared server at $REDIS_URL (default 127.0.0.1:6379) with a fresh namespace per
 // test (BullMQ's cleanup-queue pattern), or a private redis-server on a free port for tests that kill,
 // restart, freeze it or need persistence.
-import { afterEach, beforeEach } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import { RedisClient } from "bun";
 import { makeKeys, type Keys } from "../../src/keys";
 import { startPrivateRedis, type PrivateRedis } from "../../src/private-redis";
@@ -79,6 +79,35 @@ export async function startRedis(opts: { appendonly?: boolean; extra?: string[] 
     await stop();
   };
   return server;
+}
+
+/** What `isolatePrivate` gives each test: the file's private server and client, a namespace and its keys. */
+export interface PrivateIsolated extends Isolated {
+  redis: PrivateRedis;
+}
+
+/**
+ * A private redis-server and a client on it for the calling file (stopped after its tests), and a fresh namespace
+ * per test, the previous test's dropped first.
+ */
+export function isolatePrivate(use: (t: PrivateIsolated) => void): void {
+  let redis: PrivateRedis | undefined;
+  let c: RedisClient | undefined;
+  let ns = "";
+  beforeAll(async () => {
+    redis = await startRedis();
+    c = new RedisClient(redis.url);
+  });
+  afterAll(async () => {
+    c?.close();
+    await redis?.stop();
+  });
+  beforeEach(async () => {
+    if (!redis || !c) throw new Error("the private redis-server did not start");
+    if (ns) await dropNamespace(c, ns);
+    ns = freshNamespace();
+    use({ redis, c, ns, keys: makeKeys(ns) });
+  });
 }
 
 /** Poll `check` until it is truthy or `timeoutMs` passes (then throw naming `what`). Never a fixed sleep. */
