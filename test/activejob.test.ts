@@ -1,10 +1,11 @@
 // Issue #16, point 6: Rails ActiveJob jobs both ways, against the real ActiveJob 6.1 (test/fixtures/activejob.rb)
 // and real Redis: Ruby's perform_later -> a bunworker worker process; enqueueActiveJob -> Ruby's
 // ActiveJob::Base.execute.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { beforeAll, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import * as api from "../src/index";
-import { client, dropNamespace, freshNamespace, REDIS_URL } from "./helpers/redis";
+import { isolateApi } from "./helpers/api";
+import { REDIS_URL } from "./helpers/redis";
 import { rubyDescribe, runRuby } from "./helpers/ruby";
 import { MAIN_WORKER, spawnWorker } from "./helpers/worker-process";
 
@@ -14,16 +15,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{1
 const describe = rubyDescribe("the ActiveJob tests (test/activejob.test.ts)");
 
 let c: RedisClient;
-const ns = freshNamespace();
-beforeAll(() => {
-  c = client();
-  api.setSettings({ uri: REDIS_URL, namespace: ns });
-});
-afterAll(async () => {
-  await api.close();
-  await dropNamespace(c, ns);
-  c.close();
-});
+const ns = isolateApi((client) => (c = client));
 
 interface Seen {
   queue: string;

@@ -1,20 +1,11 @@
 // Issue #2's public API: enqueue writes exactly what Resque.enqueue writes; namespace(), redis(), init(), close().
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import * as api from "../src/index";
-import { client, dropNamespace, freshNamespace, REDIS_URL } from "./helpers/redis";
+import { isolateApi } from "./helpers/api";
 
 let c: RedisClient;
-const ns = freshNamespace();
-beforeAll(() => {
-  c = client();
-  api.setSettings({ uri: REDIS_URL, namespace: ns });
-});
-afterAll(async () => {
-  await api.close();
-  await dropNamespace(c, ns);
-  c.close();
-});
+const ns = isolateApi((client) => (c = client));
 
 test("enqueue: SADD queues + RPUSH of {\"class\",\"args\"}, class first, compact, extra keys kept, bigint exact", async () => {
   await api.enqueue({ queue: "mail", payload: { class: "Mailer", args: [1, "ünï", { a: [true, null] }, 18446744073709551616n] } });

@@ -5,8 +5,9 @@
 // networking look like to Redis.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { findUnshare, innerPid } from "./helpers/pidns";
 import { REDIS_URL, isolate, waitFor } from "./helpers/redis";
 import { TEST_WORKER, spawnWorker, type WorkerProcess } from "./helpers/worker-process";
 
@@ -19,49 +20,9 @@ isolate((client, namespace) => {
 
 const host = hostname().replace(/:/g, "_");
 
-/** The first unshare command line that gives a child pid 1 of a new pid namespace here, or why none does. */
-function findUnshare(): { cmd: string[] } | { why: string } {
-  if (process.platform !== "linux") return { why: "pid namespaces are Linux only" };
-  const tries = [
-    ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"],
-    // Without root: an unprivileged user namespace, where the kernel allows one.
-    ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc", "--kill-child"],
-  ];
-  const why: string[] = [];
-  for (const cmd of tries) {
-    try {
-      const r = Bun.spawnSync([...cmd, "sh", "-c", "echo $$; readlink /proc/self/ns/pid"], { stdout: "pipe", stderr: "pipe" });
-      const [pid, pidns] = r.stdout.toString().trim().split("\n");
-      if (r.exitCode === 0 && pid === "1" && pidns && pidns !== readlinkPidNs()) return { cmd };
-      why.push(`${cmd.join(" ")}: exit ${r.exitCode}, ${r.stderr.toString().trim() || `pid ${pid}, ${pidns}`}`);
-    } catch (e) {
-      why.push(`${cmd.join(" ")}: ${(e as Error).message}`);
-    }
-  }
-  return { why: why.join("; ") };
-}
-
-function readlinkPidNs(): string {
-  try {
-    return readlinkSync("/proc/self/ns/pid");
-  } catch {
-    return "";
-  }
-}
-
 const unshare = findUnshare();
 const why = "why" in unshare ? unshare.why : "";
 if (why) console.log(`containers.test.ts: skipped, no pid namespace available (${why}; uid ${process.getuid?.()})`);
-
-/** The worker's pid as the machine sees it: unshare's one child. */
-function innerPid(w: WorkerProcess): number | null {
-  try {
-    const pid = Number(readFileSync(`/proc/${w.pid}/task/${w.pid}/children`, "utf8").trim().split(/\s+/)[0]);
-    return pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
 
 let started: WorkerProcess[] = [];
 afterEach(() => {

@@ -4,16 +4,13 @@
 // shared counters too.
 import { beforeEach, describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { laneCycle, type SlotOp } from "../src/scripts";
-import { isolate } from "./helpers/redis";
+import { isolateKeys } from "./helpers/redis";
 
 let c: RedisClient;
 let k: Keys;
-isolate((client, ns) => {
-  c = client;
-  k = makeKeys(ns);
-});
+isolateKeys((t) => ({ c, keys: k } = t));
 const proc = "host:1";
 const J = '{"class":"A","args":[]}';
 let call = 0;

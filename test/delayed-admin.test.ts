@@ -6,19 +6,15 @@ import type { RedisClient } from "bun";
 import { adminScripts, enqueueJobNow, removeJobAt } from "../src/delayed-admin";
 import { delayedItem, enqueueAtWith } from "../src/delayed";
 import { promoteScript } from "../src/delayed-scripts";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { runScript } from "../src/scripts";
-import { isolate, REDIS_URL } from "./helpers/redis";
+import { isolateKeys, REDIS_URL } from "./helpers/redis";
 import { MAIN_WORKER } from "./helpers/worker-process";
 
 let c: RedisClient;
 let keys: Keys;
 let ns: string;
-isolate((cl, namespace) => {
-  c = cl;
-  ns = namespace;
-  keys = makeKeys(namespace);
-});
+isolateKeys((t) => ({ c, ns, keys } = t));
 
 const later = () => Math.floor(Date.now() / 1000) + 3600;
 const job = (cls: string, args: unknown[] = []) => ({ queue: "q", payload: { class: cls, args } });

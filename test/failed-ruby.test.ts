@@ -5,9 +5,9 @@
 import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { decodeEntry, requeueEntries } from "../src/failed-store";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { failedAt } from "../src/resque-time";
-import { isolate, REDIS_URL } from "./helpers/redis";
+import { isolateKeys, REDIS_URL } from "./helpers/redis";
 
 const haveRuby = Bun.which("ruby") !== null;
 if (!haveRuby && process.env.CI === "true") {
@@ -36,11 +36,7 @@ r.rpush(ns + "queue:ruby-copy", JSON.generate({ class: item['payload']['class'],
 let c: RedisClient;
 let keys: Keys;
 let ns: string;
-isolate((cl, namespace) => {
-  c = cl;
-  ns = namespace;
-  keys = makeKeys(namespace);
-});
+isolateKeys((t) => ({ c, ns, keys } = t));
 
 describe.skipIf(!haveRuby)("against Ruby's own bytes", () => {
   test("requeue writes the entry and the job byte for byte as Resque::Failure.requeue", async () => {

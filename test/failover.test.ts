@@ -74,6 +74,17 @@ async function watching<T>(p: Promise<T>): Promise<T> {
   }
 }
 
+/** SENTINEL FAILOVER asked of the first sentinel, then a wait until the sentinels agree on the replica as primary. */
+async function failOver(s: SentinelSetup): Promise<void> {
+  const first = s.sentinel(0);
+  try {
+    expect(await first.send("SENTINEL", ["FAILOVER", MASTER])).toBe("OK");
+  } finally {
+    first.close();
+  }
+  await watching(waitFor(async () => (await s.agreedPrimary()) === s.replica.port, 15_000, "the sentinels to agree on the new primary"));
+}
+
 /** Topology up, jobs pushed and replicated, worker started and a quarter of the jobs done. */
 async function startUnderLoad(extra: string[] = []): Promise<{ s: SentinelSetup; ledger: string }> {
   // Passwords on both sides: following a failover (subscriptions included) must work with them.
@@ -143,13 +154,7 @@ describe("a worker on redis+sentinel:// through a failover", () => {
     // READONLY.
     enqueuer = await openSharedClient(parseUri(s.uri(), { insecureTls: false, tlsCert: "" }), 2000);
     expect(await enqueuer.set(`${NS}probe`, "before")).toBe("OK");
-    const first = s.sentinel(0);
-    try {
-      expect(await first.send("SENTINEL", ["FAILOVER", MASTER])).toBe("OK");
-    } finally {
-      first.close();
-    }
-    await watching(waitFor(async () => (await s.agreedPrimary()) === s.replica.port, 15_000, "the sentinels to agree on the new primary"));
+    await failOver(s);
     // The worker runs jobs on the new primary while the old one is still a writable primary: the sentinels
     // demote it only about 10 s after the switch, and whatever it takes until then is lost. A worker that
     // waited for READONLY or a dropped connection would still be there; this one left on the announcement.
@@ -216,13 +221,7 @@ async function settleByLedger(s: SentinelSetup, ledger: string, what: string): P
 describe("--min-replicas=1 through a failover (#14): no job runs twice", () => {
   test("SENTINEL FAILOVER while jobs run: every job runs exactly once", async () => {
     const { s, ledger } = await startUnderLoad(["--min-replicas=1"]);
-    const first = s.sentinel(0);
-    try {
-      expect(await first.send("SENTINEL", ["FAILOVER", MASTER])).toBe("OK");
-    } finally {
-      first.close();
-    }
-    await watching(waitFor(async () => (await s.agreedPrimary()) === s.replica.port, 15_000, "the sentinels to agree on the new primary"));
+    await failOver(s);
     const c = await settleByLedger(s, ledger, "SENTINEL FAILOVER");
     expect(c.neverRan).toBe(0);
     expect(c.ranTwiceLedger).toBe(0);

@@ -3,21 +3,17 @@
 import { describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { perMinute, readHistory, recordMinute } from "../src/history";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { BadKeyError } from "../src/scripts";
 import { parseUri } from "../src/uri";
 import { startDashboard } from "../src/web/server";
-import { isolate, REDIS_URL, waitFor } from "./helpers/redis";
+import { isolateKeys, REDIS_URL, waitFor } from "./helpers/redis";
 import { spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let keys: Keys;
 let ns: string;
-isolate((cl, namespace) => {
-  c = cl;
-  ns = namespace;
-  keys = makeKeys(namespace);
-});
+isolateKeys((t) => ({ c, ns, keys } = t));
 
 describe("perMinute", () => {
   const now = 1_000 * 60_000 + 30_000; // half-way through minute 1000

@@ -6,10 +6,10 @@
 // (d) frozen (SIGSTOP) and reaped by another worker, then killed (still frozen, or soon after SIGCONT).
 // Each time: every job runs at least once, and none stays in a worker state after recovery.
 // The kill moments are drawn from a seeded PRNG: FAULT_SEED=<seed printed> bun test test/kill-points.test.ts
-import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { RedisClient } from "bun";
+import { expect, test } from "bun:test";
+import type { RedisClient } from "bun";
 import { hostname } from "node:os";
-import { dropNamespace, freshNamespace, startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
+import { isolatePrivate, waitFor, type PrivateRedis } from "./helpers/redis";
 import { faultSeed, mulberry32 } from "./helpers/seeded";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
 
@@ -21,18 +21,7 @@ const host = hostname().replace(/:/g, "_");
 let redis: PrivateRedis;
 let c: RedisClient;
 let ns: string;
-beforeAll(async () => {
-  redis = await startRedis();
-  c = new RedisClient(redis.url);
-});
-afterAll(async () => {
-  c?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  if (ns) await dropNamespace(c, ns);
-  ns = freshNamespace();
-});
+isolatePrivate((t) => ({ redis, c, ns } = t));
 
 const blocked = async () => Number(/blocked_clients:(\d+)/.exec((await c.send("INFO", ["clients"])) as string)?.[1] ?? 0);
 const args = (queues: string, concurrency: number, extra: string[] = []) => [

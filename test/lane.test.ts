@@ -6,7 +6,7 @@ import type { RedisClient } from "bun";
 import { createConsola } from "consola/core";
 import { resolveConfig } from "../src/config";
 import type { WorkerContext } from "../src/context";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { Lane, type LaneListener, type QueueSource, type Slot } from "../src/lane";
 import { RedisConn } from "../src/redis";
 import type { JobContext } from "../src/registry";
@@ -15,16 +15,12 @@ import { Runner } from "../src/runner";
 import { pickup, type BadKeyError, type PickedJob } from "../src/scripts";
 import { defaultSettings } from "../src/settings";
 import { registryWith } from "./helpers/in-process";
-import { isolate, REDIS_URL, waitFor } from "./helpers/redis";
+import { isolateKeys, REDIS_URL, waitFor } from "./helpers/redis";
 
 let c: RedisClient;
 let k: Keys;
 let ns: string;
-isolate((client, namespace) => {
-  c = client;
-  ns = namespace;
-  k = makeKeys(namespace);
-});
+isolateKeys((t) => ({ c, ns, keys: k } = t));
 
 const PROC = "lanehost:1:inst";
 const NOW = new Date("2031-02-03T04:05:06.789Z");

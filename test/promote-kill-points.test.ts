@@ -4,10 +4,10 @@
 // promoter on the same host takes the lock at once and finishes: every item is in its queue exactly once,
 // nothing is left in the delayed keys, nothing failed.
 // Replay with FAULT_SEED=<seed printed>.
-import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { RedisClient } from "bun";
-import { makeKeys, type Keys } from "../src/keys";
-import { dropNamespace, freshNamespace, startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
+import { expect, test } from "bun:test";
+import type { RedisClient } from "bun";
+import type { Keys } from "../src/keys";
+import { isolatePrivate, waitFor, type PrivateRedis } from "./helpers/redis";
 import { faultSeed, mulberry32 } from "./helpers/seeded";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
 
@@ -16,19 +16,7 @@ let redis: PrivateRedis;
 let c: RedisClient;
 let ns: string;
 let keys: Keys;
-beforeAll(async () => {
-  redis = await startRedis();
-  c = new RedisClient(redis.url);
-});
-afterAll(async () => {
-  c?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  if (ns) await dropNamespace(c, ns);
-  ns = freshNamespace();
-  keys = makeKeys(ns);
-});
+isolatePrivate((t) => ({ redis, c, ns, keys } = t));
 
 const N = 12_000;
 const args = () => [`--uri=${redis.url}`, `--namespace=${ns}`, "--queues=idle", "--concurrency=1", "--interval=0.2", "--command-timeout=2", "--shutdown-timeout=1"];

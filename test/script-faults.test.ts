@@ -5,18 +5,14 @@
 // and after each failing call.
 import { beforeEach, describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { BadKeyError, heartbeat, laneCycle, pickup, releaseProcess, type SlotOp } from "../src/scripts";
-import { isolate } from "./helpers/redis";
+import { isolateKeys } from "./helpers/redis";
 
 let c: RedisClient;
 let k: Keys;
 let ns: string;
-isolate((client, namespace) => {
-  c = client;
-  ns = namespace;
-  k = makeKeys(namespace);
-});
+isolateKeys((t) => ({ c, ns, keys: k } = t));
 
 const proc = "host:1:abc";
 const J = '{"class":"J","args":[1]}';

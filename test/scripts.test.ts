@@ -2,16 +2,13 @@
 // call that the fetch loop relies on when a reply is lost, and the hand-back order of release.
 import { beforeEach, describe, expect, test } from "bun:test";
 import type { RedisClient } from "bun";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { laneCycle, releaseProcess, type CycleResult, type SlotOp } from "../src/scripts";
-import { isolate } from "./helpers/redis";
+import { isolateKeys } from "./helpers/redis";
 
 let c: RedisClient;
 let k: Keys;
-isolate((client, ns) => {
-  c = client;
-  k = makeKeys(ns);
-});
+isolateKeys((t) => ({ c, keys: k } = t));
 const proc = "host:1";
 
 type Reply = (string | number)[];

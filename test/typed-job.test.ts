@@ -2,24 +2,16 @@
 // Resque.enqueue) writes; enqueueMany writes the bytes of single enqueues, registers the queue once and sends one
 // RPUSH per chunk; a bad payload writes nothing. The argument checking itself is the typecheck test
 // (test/typed-job.typecheck.ts, run by `bun run typecheck`).
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import * as api from "../src/index";
 import { CHUNK, pushJobs } from "../src/enqueue";
 import { makeKeys } from "../src/keys";
-import { client, dropNamespace, freshNamespace, REDIS_URL, startRedis } from "./helpers/redis";
+import { isolateApi } from "./helpers/api";
+import { startRedis } from "./helpers/redis";
 
 let c: RedisClient;
-const ns = freshNamespace();
-beforeAll(() => {
-  c = client();
-  api.setSettings({ uri: REDIS_URL, namespace: ns });
-});
-afterAll(async () => {
-  await api.close();
-  await dropNamespace(c, ns);
-  c.close();
-});
+const ns = isolateApi((client) => (c = client));
 
 // Defined jobs run in real workers in hooks.test.ts, middleware.test.ts, examples.test.ts and package.test.ts
 // (work() is not called here: it would leave its settings to the other files of this bun test process).

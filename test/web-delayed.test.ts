@@ -11,21 +11,17 @@ import type { RedisClient, Server } from "bun";
 import { COUNT_CAP } from "../src/delayed-admin";
 import { delayedItem, enqueueAtWith } from "../src/delayed";
 import { promoteScript } from "../src/delayed-scripts";
-import { makeKeys, type Keys } from "../src/keys";
+import type { Keys } from "../src/keys";
 import { parseSchedule, type Schedule } from "../src/schedule";
 import { parseUri } from "../src/uri";
 import { startDashboard } from "../src/web/server";
-import { isolate, REDIS_URL, waitFor } from "./helpers/redis";
+import { isolateKeys, REDIS_URL, waitFor } from "./helpers/redis";
 import { MAIN_WORKER, spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
 let keys: Keys;
 let ns: string;
-isolate((cl, namespace) => {
-  c = cl;
-  ns = namespace;
-  keys = makeKeys(namespace);
-});
+isolateKeys((t) => ({ c, ns, keys } = t));
 let dash: Server<undefined> | undefined;
 afterEach(() => dash?.stop(true));
 

@@ -3,7 +3,8 @@
 // file $LEDGER_FILE. A failover loses whatever the old primary took after the replica was promoted, test:runs
 // counts included, so the new primary alone undercounts the runs; the file, outside Redis, counts every one.
 import { appendFileSync } from "node:fs";
-import { namespace, redis, register, work } from "../../src/index";
+import { namespace, redis, register } from "../../src/index";
+import { workThenExit } from "./work-then-exit";
 
 const ledger = process.env.LEDGER_FILE;
 if (!ledger) throw new Error("LEDGER_FILE must name the file that records each run");
@@ -22,10 +23,4 @@ register("Count", async (_q: string, id: string, ms: number) => {
   }
 });
 
-try {
-  await work();
-  process.exit(0);
-} catch (e) {
-  process.stderr.write(`bunworker: ${(e as Error).message}\n`);
-  process.exit(1);
-}
+await workThenExit();

@@ -1,6 +1,5 @@
 // Pid namespaces for tests that need a worker the others cannot judge by its pid (another host or container, as
 // far as /proc can tell): `unshare --pid --fork --mount-proc`, as root or in an unprivileged user namespace.
-// (test/containers.test.ts has its own copy from before this helper.)
 import { readFileSync, readlinkSync } from "node:fs";
 import type { WorkerProcess } from "./worker-process";
 

@@ -1,8 +1,9 @@
 // Real Redis for tests: the shared server at $REDIS_URL (default 127.0.0.1:6379) with a fresh namespace per
 // test (BullMQ's cleanup-queue pattern), or a private redis-server on a free port for tests that kill,
 // restart, freeze it or need persistence.
-import { afterEach, beforeEach } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import { RedisClient } from "bun";
+import { makeKeys, type Keys } from "../../src/keys";
 import { startPrivateRedis, type PrivateRedis } from "../../src/private-redis";
 
 export { freePort, type PrivateRedis } from "../../src/private-redis";
@@ -43,6 +44,18 @@ export function isolate(use: (c: RedisClient, ns: string) => void): void {
   });
 }
 
+/** What `isolateKeys` gives each test: its client, its namespace and that namespace's keys. */
+export interface Isolated {
+  c: RedisClient;
+  ns: string;
+  keys: Keys;
+}
+
+/** `isolate`, with the namespace's keys (src/keys.ts) made once here rather than in every test file. */
+export function isolateKeys(use: (t: Isolated) => void): void {
+  isolate((c, ns) => use({ c, ns, keys: makeKeys(ns) }));
+}
+
 /** The error `f` throws; fails the test if it throws nothing. */
 export function thrown(f: () => unknown): Error {
   try {
@@ -66,6 +79,35 @@ export async function startRedis(opts: { appendonly?: boolean; extra?: string[] 
     await stop();
   };
   return server;
+}
+
+/** What `isolatePrivate` gives each test: the file's private server and client, a namespace and its keys. */
+export interface PrivateIsolated extends Isolated {
+  redis: PrivateRedis;
+}
+
+/**
+ * A private redis-server and a client on it for the calling file (stopped after its tests), and a fresh namespace
+ * per test, the previous test's dropped first.
+ */
+export function isolatePrivate(use: (t: PrivateIsolated) => void): void {
+  let redis: PrivateRedis | undefined;
+  let c: RedisClient | undefined;
+  let ns = "";
+  beforeAll(async () => {
+    redis = await startRedis();
+    c = new RedisClient(redis.url);
+  });
+  afterAll(async () => {
+    c?.close();
+    await redis?.stop();
+  });
+  beforeEach(async () => {
+    if (!redis || !c) throw new Error("the private redis-server did not start");
+    if (ns) await dropNamespace(c, ns);
+    ns = freshNamespace();
+    use({ redis, c, ns, keys: makeKeys(ns) });
+  });
 }
 
 /** Poll `check` until it is truthy or `timeoutMs` passes (then throw naming `what`). Never a fixed sleep. */
