@@ -93,7 +93,8 @@ test("a job that SIGKILLs its own process, restarted each time as systemd would:
     w = launch();
   }
   expect(deaths).toEqual(["SIGKILL", "SIGKILL", "SIGKILL"]);
-  expect(w.output()).toMatch(/is dead: 0 job\(s\) back to their queues, 1 failed/);
+  // The log line may reach us a moment after the entry reaches Redis.
+  await w.waitForOutput(/is dead: 0 job\(s\) back to their queues, 1 failed/);
   // After it, the worker still takes jobs.
   await c.rpush(`${ns}queue:x`, JSON.stringify({ class: "Count", args: ["after", 10] }));
   await waitFor(async () => (await c.hget(`${ns}test:runs`, "after")) === "1", 15_000, "a job after the failure");
