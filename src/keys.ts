@@ -54,6 +54,11 @@ export interface Keys {
   readonly history: string;
   /** LIST outcomes of finished jobs a stopped worker could not record (keep-outcomes-2.lua), written at the next start. */
   readonly outcomes: string;
+  /**
+   * STRING prefix: `<prefix><sha1 of a payload>` counts the deaths of processes that were running that job
+   * (release-5.lua, issue #14); it expires. Outside bunworker:* because no process owns it: it outlives them.
+   */
+  readonly crashesPrefix: string;
 }
 
 export function makeKeys(ns: string): Keys {
@@ -93,5 +98,6 @@ export function makeKeys(ns: string): Keys {
     scheduleTicks: `${own}schedule-ticks`,
     history: `${ns}bunworker-history`,
     outcomes: `${own}outcomes`,
+    crashesPrefix: `${ns}bunworker-crashes:`,
   };
 }

@@ -18,7 +18,7 @@ import type { WorkerContext } from "./context";
 import { liveness, parseBeat, readProcStat, type Identity, type ProcStat } from "./identity";
 import type { RedisConn } from "./redis";
 import { failedAt } from "./resque-time";
-import { releaseProcess, type Released } from "./scripts";
+import { CRASH_LIMIT, releaseProcess, type Released } from "./scripts";
 import type { DeadJobPolicy } from "./settings";
 
 export interface Self {
@@ -48,10 +48,10 @@ export class Reaper {
     private readonly self: Self,
   ) {}
 
-  /** Hand back and unregister one process's jobs and ids. */
-  release(proc: string, mode: DeadJobPolicy): Promise<Released> {
+  /** Hand back and unregister one process's jobs and ids; `dead`: it died, so its jobs count a death each. */
+  release(proc: string, mode: DeadJobPolicy, dead = false): Promise<Released> {
     const { config } = this.ctx;
-    const input = { proc, mode, failedAt: failedAt(config.clock.now()) };
+    const input = { proc, mode, failedAt: failedAt(config.clock.now()), crashLimit: dead ? CRASH_LIMIT : 0 };
     return this.conn.run((c) => releaseProcess(c, config.keys, input), "release", config.commandTimeoutMs * 3);
   }
 
@@ -60,7 +60,7 @@ export class Reaper {
     const { config } = this.ctx;
     let released = 0;
     for (const proc of deadProcesses(beats, nowMs, config.deadAfterMs, this.self)) {
-      const r = await this.release(proc, config.deadJobs);
+      const r = await this.release(proc, config.deadJobs, true);
       // Another worker may have released it a moment ago: only the one that did says so.
       if (r.unregistered === 0 && r.requeued === 0 && r.failed === 0) continue;
       released++;

@@ -168,7 +168,13 @@ export interface ReleaseInput {
   /** requeue: running jobs go back to the front of their queues; fail: Resque's prune failures. */
   mode: "requeue" | "fail";
   failedAt: string;
+  /** A dead process's: requeued jobs count a death, and the CRASH_LIMIT-th fails them. Our own shutdown: none. */
+  crashLimit?: number;
 }
+
+/** Deaths of processes running the same job (within CRASH_WINDOW_S) after which release fails it (issue #14). */
+export const CRASH_LIMIT = 3;
+export const CRASH_WINDOW_S = 3600;
 
 export interface Released {
   requeued: number;
@@ -181,7 +187,7 @@ export async function releaseProcess(c: RedisClient, keys: Keys, input: ReleaseI
   const [requeued, failed, unregistered] = await runScript<[number, number, number]>(c, scripts.release,
     [keys.lanes(input.proc), keys.workers, keys.heartbeats, keys.processes, keys.beats],
     [input.proc, input.mode, keys.queuePrefix, keys.workerPrefix, keys.startedSuffix, keys.processedPrefix, keys.failedPrefix,
-      keys.failed, input.failedAt]);
+      keys.failed, input.failedAt, keys.crashesPrefix, input.crashLimit ?? 0, CRASH_WINDOW_S]);
   return { requeued, failed, unregistered };
 }
 

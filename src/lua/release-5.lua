@@ -11,11 +11,18 @@
   ARGV[1] process ("host:pid:instance")   ARGV[2] "requeue" | "fail" (running jobs become Resque's prune failures)
   ARGV[3] prefix of queue:<q>        ARGV[4] prefix of worker:<id>   ARGV[5] suffix of worker:<id>:started
   ARGV[6] prefix of stat:processed:<id>   ARGV[7] prefix of stat:failed:<id>   ARGV[8] failed list   ARGV[9] failed_at
+  ARGV[10] prefix of bunworker-crashes:<sha1 of payload>   ARGV[11] crash limit: 0 for our own shutdown (nobody
+  died); N for a dead process   ARGV[12] how long a death is remembered (s)
+  A dead process's job may be the one that killed it (a native crash, process.reallyExit, SIGKILL from job code:
+  nothing the job guard can intercept). Issue #14: each hand-back of a dead process's job counts a death against
+  its payload's bytes; the Nth within the window fails it as Bunworker::CrashedWorker instead of handing it back
+  into another crash. A neighbour cut off by the same deaths shares the count (which job crashed cannot be told).
   Returns { requeued, failed, unregistered ids }
 ]]
 local lanesKey, workersKey, heartbeatsKey, processesKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local proc, mode, queuePrefix, workerPrefix, startedSuffix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local processedPrefix, failedPrefix, failedKey, failedAt = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local crashPrefix, crashLimit, crashWindow = ARGV[10], tonumber(ARGV[11]) or 0, ARGV[12]
 local function typeOf(key) return redis.call('TYPE', key).ok end
 for key, want in pairs({ [workersKey] = 'set', [heartbeatsKey] = 'hash', [processesKey] = 'hash', [beatsKey] = 'hash' }) do
   local t = typeOf(key)
@@ -39,7 +46,7 @@ if not ids then
   table.sort(ids)
 end
 -- Decide first what becomes of each running job: { queue, payload } to requeue, or a failure entry.
-local requeue, failures, queueOk = {}, {}, {}
+local requeue, failures, queueOk, crashed = {}, {}, {}, {}
 local function canRequeue(queue)
   if queueOk[queue] == nil then
     local t = typeOf(queuePrefix .. queue)
@@ -62,6 +69,19 @@ for _, id in ipairs(ids) do
       failures[#failures + 1] = failureEntry(failedAt, payload, '"Resque::PruneDeadWorkerDirtyExit"', jstr('Worker ' .. id .. ' did not gracefully exit while processing ' .. class), '[]', id, queue)
     elseif not canRequeue(queue) then
       failures[#failures + 1] = failureEntry(failedAt, payload, '"Bunworker::RequeueFailed"', jstr('could not hand the job back: ' .. queuePrefix .. queue .. ' is a ' .. queueOk[queue] .. ', not a list'), '[]', id, queue)
+    elseif crashLimit > 0 then
+      -- A counter of another type (planted) counts as none: SET replaces it whatever it is, so nothing can fail.
+      local key = crashPrefix .. redis.sha1hex(payload)
+      local seen = redis.pcall('GET', key)
+      local deaths = (type(seen) == 'string' and tonumber(seen) or 0) + 1
+      if deaths >= crashLimit then
+        local ok, job = pcall(cjson.decode, payload)
+        local class = ok and type(job) == 'table' and type(job.class) == 'string' and job.class or '?'
+        failures[#failures + 1] = failureEntry(failedAt, payload, '"Bunworker::CrashedWorker"', jstr('the worker process died ' .. deaths .. ' times while running this ' .. class .. ' job (last: ' .. id .. '); not handed back again'), '[]', id, queue)
+        crashed[#crashed + 1] = key
+      else
+        requeue[#requeue + 1] = { queue, payload, key, deaths }
+      end
     else
       requeue[#requeue + 1] = { queue, payload }
     end
@@ -73,7 +93,11 @@ if #failures > 0 then
 end
 
 -- Checked: from here on nothing can fail.
-for _, job in ipairs(requeue) do redis.call('LPUSH', queuePrefix .. job[1], job[2]) end
+for _, job in ipairs(requeue) do
+  redis.call('LPUSH', queuePrefix .. job[1], job[2])
+  if job[3] then redis.call('SET', job[3], job[4], 'EX', crashWindow) end
+end
+for _, key in ipairs(crashed) do redis.call('DEL', key) end
 for from = 1, #failures, 1000 do redis.call('RPUSH', failedKey, unpack(failures, from, math.min(#failures, from + 999))) end
 for _, id in ipairs(ids) do
   redis.call('SREM', workersKey, id)
