@@ -154,13 +154,14 @@ test("retryOn: a listed class (or a subclass) or name retries, any other error f
   await stop(w);
 });
 
-test("defineJob takes the retry option; a class without one keeps Resque's behaviour and writes no retry key", async () => {
+test("defineJob takes the retry option (its hooks see ctx.attempt); a class without one keeps Resque's behaviour and writes no retry key", async () => {
   const registry = new Registry();
   let typedRuns = 0;
+  const hookAttempts: number[] = [];
   defineJob(registry, { enqueueMany: async () => 0 }, "Typed", { queue: "tq", retry: { limit: 1 } }, () => {
     typedRuns++;
     if (typedRuns === 1) throw new Error("once");
-  });
+  }).before((ctx) => void hookAttempts.push(ctx.attempt));
   registry.register("Plain", () => {
     throw new Error("plain");
   });
@@ -170,6 +171,7 @@ test("defineJob takes the retry option; a class without one keeps Resque's behav
   await waitFor(async () => (await c.llen(`${ns}failed`)) === 1, 5000, "the plain failure");
   const [plain] = (await c.lrange(`${ns}failed`, 0, -1)).map((s) => JSON.parse(s) as { error: string });
   expect(plain?.error).toBe("plain");
+  expect(hookAttempts).toEqual([1, 2]);
   expect(await c.keys(`${ns}*retry*`)).toEqual([]);
   await stop(w);
 });
@@ -179,4 +181,33 @@ test("a bad retry policy is refused at registration with one line naming the cla
   expect(() => registry.register("X", () => {}, { retry: { limit: 1.5 } })).toThrow(/retry policy of X: limit must be an integer/);
   expect(() => registry.register("Y", () => {}, { retry: { retryOn: ["A"], fatal: ["B"] } })).toThrow(/retry policy of Y/);
   expect(registry.classes()).toEqual([]);
+});
+
+test("a job Ruby's resque-retry ran first (its observed commands replayed): bunworker continues its count, once per attempt", async () => {
+  const registry = new Registry();
+  const attempts: number[] = [];
+  registry.register("RetryJob", function (this: { attempt: number }) {
+    attempts.push(this.attempt);
+    throw new Error("still broken");
+  }, { retry: { limit: 2 } });
+  // Ruby's attempt 0 on a Ruby worker (reference 5.1-5.3): before_perform SETNX -1 + INCR; on_failure SETNX -1 +
+  // the delayed push (here already due); the backend's SETEX failure-<key>.
+  const ts = String(Math.floor(Date.now() / 1000) - 1);
+  await c.send("SETNX", [`${ns}${RUBY_KEY}`, "-1"]);
+  await c.send("INCR", [`${ns}${RUBY_KEY}`]);
+  await c.send("SETNX", [`${ns}${RUBY_KEY}`, "-1"]);
+  await c.rpush(`${ns}delayed:${ts}`, RUBY_ITEM);
+  await c.sadd(`${ns}timestamps:${RUBY_ITEM}`, `delayed:${ts}`);
+  await c.send("ZADD", [`${ns}delayed_queue_schedule`, ts, ts]);
+  await c.send("SETEX", [`${ns}failure-${RUBY_KEY}`, "10", '{"failed_at":"2026/12/01 03:19:29","payload":{"class":"RetryJob","args":[42,"x",[1,[2]],{"h":1},null]},"exception":"IOError","error":"boom","backtrace":[],"worker":"vm:13581:retryq","queue":"retryq"}']);
+  const w = worker(registry, "retryq");
+  await waitFor(async () => (await c.llen(`${ns}failed`)) === 1, 10_000, "the last failure");
+  // Ruby ran attempt 0 (ctx.attempt 1); ours are Ruby's attempts 1 and 2; limit 2 gives up after the third run.
+  expect(attempts).toEqual([2, 3]);
+  const [entry] = (await c.lrange(`${ns}failed`, 0, -1)).map((s) => JSON.parse(s) as { error: string; payload: unknown });
+  expect(entry?.error).toBe("still broken (attempt 3, retry limit reached)");
+  expect(entry?.payload).toEqual({ class: "RetryJob", args: [42, "x", [1, [2]], { h: 1 }, null] });
+  expect(await c.exists(`${ns}${RUBY_KEY}`)).toBe(false);
+  expect(await c.exists(`${ns}failure-${RUBY_KEY}`)).toBe(false);
+  await stop(w);
 });
