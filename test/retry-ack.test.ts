@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { makeKeys, type Keys } from "../src/keys";
-import { laneCycle, type RetryAck, type SlotOp } from "../src/scripts";
+import { keepOutcomes, laneCycle, recordOutcomes, type RetryAck, type SlotOp } from "../src/scripts";
 import { isolate } from "./helpers/redis";
 
 let c: RedisClient;
@@ -117,3 +117,14 @@ for (const [what, spoil, key] of [
     expect(await snapshot()).toEqual(before);
   });
 }
+
+test("a worker stopped by a bad key keeps a retry ack's outcome as a plain failure (nothing lost), and a done ack as ok", async () => {
+  await fetched(2);
+  const ops: SlotOp[] = [retryOp(0), { kind: "ack", id: "w1", slot: 1, token: "1", outcome: "done", retry: retryAck({ mode: "" }) }];
+  expect(await keepOutcomes(c, k, { proc, failedAt: "2026/11/27 10:00:01 UTC", ops })).toBe(2);
+  expect(await c.exists(k.worker("w0"))).toBe(false);
+  expect(await recordOutcomes(c, k)).toEqual({ processed: 2, failed: 1 });
+  const [entry] = (await c.lrange(k.failed, 0, -1)).map((e) => JSON.parse(e) as { payload: unknown; error: string });
+  expect(entry).toMatchObject({ payload: { class: "R", args: [1] }, error: "boom" });
+  expect(await c.exists(k.delayedSchedule)).toBe(false);
+});
