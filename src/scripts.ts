@@ -5,6 +5,7 @@
 import type { RedisClient } from "bun";
 import type { FailureFields } from "./failure";
 import type { Keys } from "./keys";
+import { pushRetries, type RetryAck } from "./retry-args";
 import includeRecord from "./lua/include-record.lua" with { type: "text" };
 import laneCycleLua from "./lua/lane-cycle-6.lua" with { type: "text" };
 import includeRetry from "./lua/include-retry.lua" with { type: "text" };
@@ -97,24 +98,7 @@ export type SlotOp =
   | { kind: "ack"; id: string; slot: number; token: string; outcome: "done"; retry: RetryAck }
   | { kind: "ack"; id: string; slot: number; token: string; outcome: "retry" | "giveup"; failure: FailureFields; queue: string; raw: string; retry: RetryAck };
 
-/** resque-retry's writes for one acknowledged attempt (fields of include-retry.lua's retry section). */
-export interface RetryAck {
-  /** resque-retry:<Class>[:<sha1>], namespaced: the attempt counter. */
-  counter: string;
-  /** failure-<counter>, namespaced: the last intermediate failure, while retrying. */
-  failureKey: string;
-  /** For "retry": a delayed item at `ts`, or straight to the queue (delay 0, as resque-retry's enqueue_to). */
-  mode: "" | "delay" | "queue";
-  ts: string;
-  /** The bucket item {"class","args","queue"} (delay) or the queue payload {"class","args"} (queue). */
-  item: string;
-  queue: string;
-  /** The failure-<counter> value, "" for none (resque-retry writes it only for a delay > 0). */
-  entry: string;
-  ttl: number;
-  /** Seconds for EXPIRE on the counter (resque-retry's expire_retry_key_after + delay), or null. */
-  expire: number | null;
-}
+export type { RetryAck };
 
 /** A slot as the scripts know it: its worker id and its number in the process (0 .. concurrency - 1). */
 export interface SlotRef {
@@ -183,18 +167,6 @@ export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): 
   const g = Number(reply[3]);
   const goneAt = 4 + n * 4;
   return { paused, jobs, tampered: Number(reply[2]), gone: g ? reply.slice(goneAt, goneAt + g).map(String) : [], badQueues: reply.slice(goneAt + g).map(String) };
-}
-
-/** The retry section (include-retry.lua), only when a call carries done/retry/giveup acks. */
-function pushRetries(args: (string | number)[], keys: Keys, ops: readonly SlotOp[]): void {
-  let shared = false;
-  for (const op of ops) {
-    if (op.outcome !== "done" && op.outcome !== "retry" && op.outcome !== "giveup") continue;
-    if (!shared) args.push(keys.delayedPrefix, keys.timestampsPrefix, keys.delayedSchedule, keys.queues);
-    shared = true;
-    const r = op.retry;
-    args.push(r.counter, r.failureKey, r.mode, r.ts, r.item, r.queue, r.entry, r.ttl, r.expire === null ? "" : r.expire);
-  }
 }
 
 /** What a kept outcome records: a retry's bookkeeping is not kept, its attempt becomes a plain failure (nothing lost). */

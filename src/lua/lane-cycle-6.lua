@@ -31,8 +31,7 @@
   then F groups of 2: worker id, slot number; then Q queue names in the order this fetch visits them. The jobs
   this call puts into slots get the call number as their token.
   then, for each ack that is not "ok" (in order): its queue and raw item, used only when its state is gone.
-  Acks "done", "retry" and "giveup" (classes with a retry policy, issue #17) are "ok", "fail" and "fail" plus
-  resque-retry's bookkeeping; their fields follow, described in include-retry.lua ("done" has no queue/raw).
+  Acks "done"/"retry"/"giveup" (retry policies, #17): "ok"/"fail"/"fail" + resque-retry's writes (include-retry.lua).
   Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, tampered, g, then n groups: slot number
     (1..F), queue, flag ("" | "u": not UTF-8), raw payload, then g worker ids whose state was gone, then the names
     of queues skipped for their type }
@@ -91,9 +90,8 @@ end
 
 -- Read every string this call may write (states and counters) with one MGET, and check them all. The keys of
 -- each ack and fill are built once (Lua string building is most of this script's cost per job).
-local ackState, ackProcessed, ackFailed, fillState = {}, {}, {}, {}
--- Retry acks are numbered here; an "ok" ack pays nothing for them (one comparison, as before).
-local retryNo, R, NF = {}, 0, 0
+-- Retry acks (R) are numbered here; an "ok" ack pays nothing for them (one comparison, as before).
+local ackState, ackProcessed, ackFailed, fillState, retryNo, R, NF = {}, {}, {}, {}, {}, 0, 0
 local keys = {}
 for k = 1, A do
   local a = ackAt + ACK * (k - 1)
@@ -177,12 +175,8 @@ if failures > 0 then
 end
 local retryAt = queueAt + Q + 2 * NF
 if R > 0 then
-  for k = 1, A do
-    if retryNo[k] and (applies[k] or gone[k]) then
-      local e = retryCheck(ARGV[ackAt + ACK * (k - 1) + 3], retryAt + 4 + RF * (retryNo[k] - 1), retryAt, queuePrefix)
-      if e then return e end
-    end
-  end
+  local e = retryEach(retryCheck, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix)
+  if e then return e end
 end
 
 -- Checked: from here on nothing can fail.
@@ -220,13 +214,7 @@ for k = 1, A do
   end
 end
 if processed > 0 then rcall('INCRBY', processedKey, processed) end
-if R > 0 then
-  for k = 1, A do
-    if retryNo[k] and (applies[k] or gone[k]) then
-      retryApply(ARGV[ackAt + ACK * (k - 1) + 3], retryAt + 4 + RF * (retryNo[k] - 1), retryAt, queuePrefix)
-    end
-  end
-end
+if R > 0 then retryEach(retryApply, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix) end
 if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
 -- Counters were read only to be checked: they are not rewritten by finish().
 for k = 1, A do view[ackProcessed[k]] = nil if ackFailed[k] then view[ackFailed[k]] = nil end end
