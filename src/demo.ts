@@ -4,7 +4,7 @@
 // 2. enqueue sample jobs for the jobs in jobs/, the way Resque.enqueue and redis-cli would, plus one broken item;
 // 3. run the worker until the queue is empty; 4. print what ran and what failed, as Resque's tools see it.
 import { RedisClient } from "bun";
-import { close, delayedCount, enqueue, enqueueIn, setSettings, work } from "./index";
+import { close, delayedCount, enqueue, enqueueIn, register, setSettings, work, type JobContext } from "./index";
 import { loadJobs } from "./job-loader";
 import { startPrivateRedis } from "./private-redis";
 
@@ -49,6 +49,33 @@ async function delayedDemo(c: RedisClient, settings: Parameters<typeof work>[0])
   await work({ ...settings, exitOnComplete: false });
 }
 
+/**
+ * A retried job (resque-retry's keys): FetchRates fails its first two attempts and succeeds on the third; each
+ * failure becomes a delayed retry 1 s later, which the worker's promoter moves back into the queue.
+ */
+async function retryDemo(c: RedisClient, settings: Parameters<typeof work>[0]): Promise<void> {
+  let done = false;
+  register("FetchRates", async function (this: JobContext, _q: string, currency: string) {
+    const counter = await c.get(`${NS}resque-retry:FetchRates:${new Bun.CryptoHasher("sha1").update(currency).digest("hex")}`);
+    if (this.attempt < 3) {
+      console.log(`  FetchRates(${currency}) attempt ${this.attempt}: the rates service timed out (resque-retry counter: ${counter ?? "none"}); retried in 1 s`);
+      throw new Error("rates service timed out");
+    }
+    console.log(`  FetchRates(${currency}) attempt ${this.attempt}: fetched (counter ${counter} is deleted with this ack)`);
+    done = true;
+  }, { retry: { limit: 3, delays: [1] } });
+  await enqueue({ queue: QUEUE, payload: { class: "FetchRates", args: ["EUR"] } });
+  console.log(`
+enqueued FetchRates("EUR"), registered with retry: { limit: 3, delays: [1] }; it fails twice, then succeeds:`);
+  const watch = setInterval(() => {
+    if (!done) return;
+    clearInterval(watch);
+    setTimeout(() => process.kill(process.pid, "SIGTERM"), 100);
+  }, 50);
+  await work({ ...settings, exitOnComplete: false });
+  console.log("its two failed attempts count in stat:failed; only a last failure (retries exhausted) reaches the failed list");
+}
+
 async function main(): Promise<void> {
   const wanted = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   const server = (await answers(wanted)) ? { url: wanted, stop: async () => {} } : await privateRedis();
@@ -67,6 +94,7 @@ async function main(): Promise<void> {
     console.log(`enqueued 8 jobs on queue "${QUEUE}" (namespace ${NS}); running the worker until the queue is empty...\n`);
     await work(settings);
     await delayedDemo(c, settings);
+    await retryDemo(c, settings);
     const failed = ((await c.lrange(`${NS}failed`, 0, -1)) as string[]).map((e) => JSON.parse(e) as { payload: unknown; exception: string; error: string });
     console.log(`\nprocessed: ${await c.get(`${NS}stat:processed`)}   failed: ${await c.get(`${NS}stat:failed`)}   (Resque's stat:processed counts failures too)`);
     console.log(`word counts stored by WordCount: ${JSON.stringify(await c.hgetall(`${NS}demo:word-counts`))}`);

@@ -15,13 +15,14 @@ import { delayedCountWith, enqueueAtWith, enqueueInWith, removeDelayedWith, type
 import { parseSchedule, type Schedule, type ScheduleConfig } from "./schedule";
 import { runCommandLine, runWithSettings, type Program } from "./main";
 import { openSharedClient } from "./redis";
-import { Registry, type JobFunction } from "./registry";
+import { Registry, type JobFunction, type RegisterOptions } from "./registry";
 import { checkUriShape, defaultSettings, type Settings } from "./settings";
 import { defineJob as define, JobHandle, type JobOptions, type JobWriter, type TypedJobFunction } from "./typed-job";
 import { parseUri, type RedisTarget } from "./uri";
 import { COMMIT, VERSION } from "./version";
 
-export type { JobContext, JobFunction } from "./registry";
+export type { JobContext, JobFunction, RegisterOptions } from "./registry";
+export type { RetryPolicy, ErrorRule } from "./retry-policy";
 export type { JobLogger } from "./job-context";
 export type { Middleware } from "./middleware";
 export type { BeforeHook, AroundHook, AfterHook, FailureHook } from "./hooks";
@@ -49,9 +50,12 @@ let running: Config | null = null;
 let sharedClient: RedisClient | null = null;
 const schedules: Schedule[] = [];
 
-/** Register the function that runs jobs of `className`. Registering a class twice throws DuplicateJobError. */
-export function register<A extends unknown[]>(className: string, fn: JobFunction<A>): void {
-  registry.register(className, fn);
+/**
+ * Register the function that runs jobs of `className`. Registering a class twice throws DuplicateJobError.
+ * `options.retry`: retry failed runs with resque-retry's keys and semantics (README "Retries").
+ */
+export function register<A extends unknown[]>(className: string, fn: JobFunction<A>, options?: RegisterOptions): void {
+  registry.register(className, fn, options);
 }
 
 /**

@@ -27,7 +27,7 @@ export interface JobContext {
   readonly raw: string;
   /** The Resque worker id of the slot running the job. */
   readonly workerId: string;
-  /** 1 for a job's first run; retries (once they exist) count up. */
+  /** 1 for a job's first run, 2 for its first retry, ... (classes with a retry policy: resque-retry's counter + 2). */
   readonly attempt: number;
   /** Fires when the job passes --job-timeout, or at the shutdown deadline; the job is then failed or handed back. */
   readonly signal: AbortSignal;
@@ -43,7 +43,7 @@ export interface JobContext {
 export class Context implements JobContext {
   declare private controller: AbortController | undefined;
   declare private logger: JobLogger | undefined;
-  /** 1 until retries set it (the prototype's value: no per-job store). */
+  /** 1 unless the runner sets it for a retried class (the prototype's value: no per-job store). */
   declare attempt: number;
   declare activeJob?: ActiveJobInfo;
 

@@ -218,7 +218,11 @@ export class Lane {
   private finished(slot: Slot, token: string, f: Finished, queue: string, raw: string): void {
     slot.job = null;
     const { id, no } = slot;
-    this.ops.push(f.outcome === "ok" ? { kind: "ack", id, slot: no, token, outcome: "ok" } : { kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure, queue, raw });
+    if (f.outcome === "ok") this.ops.push({ kind: "ack", id, slot: no, token, outcome: "ok" });
+    // A retried class's outcomes (issue #17): resque-retry's writes travel with the ack.
+    else if (f.outcome === "done") this.ops.push({ kind: "ack", id, slot: no, token, outcome: "done", retry: f.retry });
+    else if ("retry" in f) this.ops.push({ kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure, queue, raw, retry: f.retry });
+    else this.ops.push({ kind: "ack", id, slot: no, token, outcome: f.outcome, failure: f.failure, queue, raw });
     this.kick();
   }
 

@@ -31,6 +31,7 @@ import { Pulse } from "./pulse";
 import { Reaper } from "./reaper";
 import { RedisConn } from "./redis";
 import type { Registry } from "./registry";
+import { Retrier } from "./retrier";
 import { Promoter } from "./promoter";
 import type { Schedule } from "./schedule";
 import { Outage, retrying, sleep } from "./retry";
@@ -94,7 +95,7 @@ export class Launcher {
     // (exit, abort, uncaught throws) fails that job instead of ending the worker.
     this.pulse = new Pulse(this.ctx, this.ids, `${encodeIdentity(identity)}|${config.deadAfterMs}`);
     this.guard = new JobGuard(config.log, this.pulse);
-    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, guard: this.guard, middleware: extras.middleware, observer: extras.observer });
+    const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, guard: this.guard, middleware: extras.middleware, observer: extras.observer, retrier: new Retrier(this.ctx, conn) });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
     this.promoter = config.promote ? new Promoter(this.ctx, { instance, schedules: [...config.schedules, ...(extras.schedules ?? [])] }) : null;
     this.stopWanted = new Promise((resolve) => (this.stopRequested = resolve));

@@ -18,8 +18,20 @@ import { decodePayload } from "./payload";
 import { Context } from "./job-context";
 import type { MiddlewareStack } from "./middleware";
 import type { JobFunction, Registry } from "./registry";
+import type { Retrier, RetryRun } from "./retrier";
+import type { RetryAck } from "./scripts";
 
-export type Finished = { outcome: "ok" } | { outcome: "fail" | "bad"; failure: FailureFields };
+/** `thrown`: the value the job threw (retry policies match it). done/retry/giveup: a retried class (retrier.ts). */
+export type Finished =
+  | { outcome: "ok" }
+  | { outcome: "fail" | "bad"; failure: FailureFields; thrown?: unknown }
+  | { outcome: "done"; retry: RetryAck }
+  | { outcome: "retry" | "giveup"; failure: FailureFields; queue: string; raw: string; retry: RetryAck };
+
+/** The outcome as Resque counts it. */
+export function plainOutcome(o: Finished["outcome"]): "ok" | "fail" | "bad" {
+  return o === "done" ? "ok" : o === "retry" || o === "giveup" ? "fail" : o;
+}
 
 export interface RunnerDeps {
   registry: Registry;
@@ -33,6 +45,8 @@ export interface RunnerDeps {
   observer?: JobObserver | null;
   /** Attributes what job code does to the process (exit, abort, uncaught throws) to its job, and times its first call. */
   guard?: JobGuard;
+  /** Reads retried classes' attempt counters (issue #17); absent, retry policies are not applied. */
+  retrier?: Retrier;
 }
 
 const OK: Finished = { outcome: "ok" };
@@ -100,7 +114,7 @@ export class Runner {
     let className = "(unreadable)";
     const running: RunningJob = observer
       ? new RunningJob((f) => {
-          observer.finished(className, queue, f.outcome, performance.now() - running.startedAt);
+          observer.finished(className, queue, plainOutcome(f.outcome), performance.now() - running.startedAt);
           done(f);
         })
       : new RunningJob(done);
@@ -134,14 +148,24 @@ export class Runner {
     const ctx = new Context(job, queue, workerId, raw, this.deps.log);
     if (activeJob) ctx.activeJob = activeJob;
     running.context = ctx;
+    const policy = this.deps.retrier && this.deps.registry.retryPolicy(className);
+    if (policy && this.deps.retrier) {
+      // The attempt counter is read first (one GET); a job abandoned meanwhile (shutdown) is not started.
+      void this.deps.retrier.begin(policy, job.className, raw, queue, workerId).then((r) => {
+        if (running.isSettled) return;
+        if (r) ctx.attempt = r.attempt + 1;
+        this.call(running, ctx, className, fn, [queue, ...args], r ?? undefined);
+      });
+      return running;
+    }
     this.call(running, ctx, className, fn, [queue, ...args]);
     return running;
   }
 
-  private call(running: RunningJob, ctx: Context, className: string, fn: JobFunction, args: unknown[]): void {
+  private call(running: RunningJob, ctx: Context, className: string, fn: JobFunction, args: unknown[], retry?: RetryRun): void {
     const report = (f: Finished) => {
       if (this.debug) this.deps.log.debug(`job ${className} from queue ${ctx.queue} ${f.outcome === "ok" ? "done" : "failed"} in ${(performance.now() - running.startedAt).toFixed(2)} ms`);
-      running.finish(f);
+      running.finish(retry ? retry.outcome(f) : f);
     };
     running.name = className;
     let result: unknown;
@@ -177,6 +201,6 @@ export class Runner {
   private failed(outcome: "fail" | "bad", thrown: unknown, queue: string, className: string): Finished {
     const failure = failureFields(thrown);
     this.deps.log.warn(`job ${className} from queue ${queue} failed: ${failure.exception}: ${failure.error}`);
-    return { outcome, failure };
+    return { outcome, failure, thrown };
   }
 }

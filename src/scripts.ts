@@ -5,8 +5,10 @@
 import type { RedisClient } from "bun";
 import type { FailureFields } from "./failure";
 import type { Keys } from "./keys";
+import { pushRetries, type RetryAck } from "./retry-args";
 import includeRecord from "./lua/include-record.lua" with { type: "text" };
 import laneCycleLua from "./lua/lane-cycle-6.lua" with { type: "text" };
+import includeRetry from "./lua/include-retry.lua" with { type: "text" };
 import releaseLua from "./lua/release-5.lua" with { type: "text" };
 import heartbeatLua from "./lua/heartbeat-4.lua" with { type: "text" };
 import pickupLua from "./lua/pickup-5.lua" with { type: "text" };
@@ -29,7 +31,7 @@ export function script(name: string, body: string, numKeys: number, includes = "
 }
 
 export const scripts = {
-  laneCycle: script("lane-cycle", laneCycleLua, 6, includeRecord),
+  laneCycle: script("lane-cycle", laneCycleLua, 6, includeRecord + "\n" + includeRetry),
   release: script("release", releaseLua, 5, includeRecord),
   heartbeat: script("heartbeat", heartbeatLua, 4, includeRecord),
   pickup: script("pickup", pickupLua, 5, includeRecord),
@@ -91,7 +93,12 @@ function tagged(s: Script, e: unknown): unknown {
  */
 export type SlotOp =
   | { kind: "ack"; id: string; slot: number; token: string; outcome: "ok" }
-  | { kind: "ack"; id: string; slot: number; token: string; outcome: "fail" | "bad"; failure: FailureFields; queue: string; raw: string };
+  | { kind: "ack"; id: string; slot: number; token: string; outcome: "fail" | "bad"; failure: FailureFields; queue: string; raw: string }
+  // A class with a retry policy (issue #17): "ok"/"fail" plus resque-retry's bookkeeping (include-retry.lua).
+  | { kind: "ack"; id: string; slot: number; token: string; outcome: "done"; retry: RetryAck }
+  | { kind: "ack"; id: string; slot: number; token: string; outcome: "retry" | "giveup"; failure: FailureFields; queue: string; raw: string; retry: RetryAck };
+
+export type { RetryAck };
 
 /** A slot as the scripts know it: its worker id and its number in the process (0 .. concurrency - 1). */
 export interface SlotRef {
@@ -135,7 +142,7 @@ export interface CycleResult {
 }
 
 function pushOp(args: (string | number)[], op: SlotOp): void {
-  if (op.outcome === "ok") args.push(op.id, op.slot, op.token, "ok", "", "", "");
+  if (op.outcome === "ok" || op.outcome === "done") args.push(op.id, op.slot, op.token, op.outcome, "", "", "");
   else args.push(op.id, op.slot, op.token, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
 }
 
@@ -146,7 +153,8 @@ export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): 
   for (const f of input.fill) args.push(f.id, f.slot);
   args.push(...input.queues);
   // A failed job's queue and item, for the failure entry when its state was deleted under it (rare: failures only).
-  for (const op of input.ops) if (op.outcome !== "ok") args.push(op.queue, op.raw);
+  for (const op of input.ops) if (op.outcome !== "ok" && op.outcome !== "done") args.push(op.queue, op.raw);
+  pushRetries(args, keys, input.ops);
   const reply = await runScript<(string | number)[]>(c, scripts.laneCycle,
     [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause, keys.beats], args);
   const n = Number(reply[1]);
@@ -159,6 +167,13 @@ export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): 
   const g = Number(reply[3]);
   const goneAt = 4 + n * 4;
   return { paused, jobs, tampered: Number(reply[2]), gone: g ? reply.slice(goneAt, goneAt + g).map(String) : [], badQueues: reply.slice(goneAt + g).map(String) };
+}
+
+/** What a kept outcome records: a retry's bookkeeping is not kept, its attempt becomes a plain failure (nothing lost). */
+function plainOp(op: SlotOp): SlotOp {
+  if (op.outcome === "done") return { kind: "ack", id: op.id, slot: op.slot, token: op.token, outcome: "ok" };
+  if (op.outcome === "retry" || op.outcome === "giveup") return { kind: "ack", id: op.id, slot: op.slot, token: op.token, outcome: "fail", failure: op.failure, queue: op.queue, raw: op.raw };
+  return op;
 }
 
 // ---- release-5.lua
@@ -257,7 +272,7 @@ export async function pickup(c: RedisClient, keys: Keys, input: PickupInput): Pr
 /** Keeps the outcomes of finished jobs whose acks could not be written; returns how many were kept. */
 export async function keepOutcomes(c: RedisClient, keys: Keys, input: { proc: string; failedAt: string; ops: readonly SlotOp[] }): Promise<number> {
   const args: (string | number)[] = [keys.workerPrefix, input.failedAt, input.ops.length];
-  for (const op of input.ops) pushOp(args, op);
+  for (const op of input.ops) pushOp(args, plainOp(op));
   return Number(await runScript<number>(c, scripts.keepOutcomes, [keys.lanes(input.proc), keys.outcomes], args));
 }
 

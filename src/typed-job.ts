@@ -7,6 +7,7 @@ import { SettingsError } from "./errors";
 import { checkHook, HookLists, withHooks, type AfterHook, type AroundHook, type BeforeHook, type FailureHook } from "./hooks";
 import type { JobContext } from "./job-context";
 import type { JobFunction, Registry } from "./registry";
+import type { RetryPolicy } from "./retry-policy";
 
 /** How a handle writes jobs: the program's enqueue machinery (index.ts), with Resque's bytes. */
 export interface JobWriter {
@@ -16,6 +17,8 @@ export interface JobWriter {
 export interface JobOptions {
   /** The queue enqueue() writes to. */
   queue: string;
+  /** Retry failed runs (resque-retry's semantics, issue #17); default none, as in Resque. */
+  retry?: RetryPolicy;
 }
 
 export type TypedJobFunction<A extends unknown[]> = (ctx: JobContext, ...args: A) => unknown;
@@ -100,6 +103,6 @@ export function defineJob<A extends unknown[]>(registry: Registry, writer: JobWr
   if (typeof options?.queue !== "string" || options.queue === "") throw new SettingsError(`defineJob("${className}"): options.queue must be a non-empty string`);
   if (typeof fn !== "function") throw new TypeError(`defineJob("${className}"): the job must be a function (ctx, ...args) => ...`);
   const handle = new JobHandle<A>(className, options.queue, fn, writer);
-  registry.register(className, handle.registered());
+  registry.register(className, handle.registered(), options.retry ? { retry: options.retry } : undefined);
   return handle;
 }

@@ -31,6 +31,7 @@
   then F groups of 2: worker id, slot number; then Q queue names in the order this fetch visits them. The jobs
   this call puts into slots get the call number as their token.
   then, for each ack that is not "ok" (in order): its queue and raw item, used only when its state is gone.
+  Acks "done"/"retry"/"giveup" (retry policies, #17): "ok"/"fail"/"fail" + resque-retry's writes (include-retry.lua).
   Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, tampered, g, then n groups: slot number
     (1..F), queue, flag ("" | "u": not UTF-8), raw payload, then g worker ids whose state was gone, then the names
     of queues skipped for their type }
@@ -89,7 +90,8 @@ end
 
 -- Read every string this call may write (states and counters) with one MGET, and check them all. The keys of
 -- each ack and fill are built once (Lua string building is most of this script's cost per job).
-local ackState, ackProcessed, ackFailed, fillState = {}, {}, {}, {}
+-- Retry acks (R) are numbered here; an "ok" ack pays nothing for them (one comparison, as before).
+local ackState, ackProcessed, ackFailed, fillState, retryNo, R, NF = {}, {}, {}, {}, {}, 0, 0
 local keys = {}
 for k = 1, A do
   local a = ackAt + ACK * (k - 1)
@@ -97,9 +99,14 @@ for k = 1, A do
   ackState[k], ackProcessed[k] = workerPrefix .. id, processedPrefix .. id
   keys[#keys + 1] = ackState[k]
   keys[#keys + 1] = ackProcessed[k]
-  if ARGV[a + 3] ~= 'ok' then
-    ackFailed[k] = failedPrefix .. id
-    keys[#keys + 1] = ackFailed[k]
+  local o = ARGV[a + 3]
+  if o ~= 'ok' then
+    if o ~= 'done' then
+      ackFailed[k] = failedPrefix .. id
+      keys[#keys + 1] = ackFailed[k]
+      NF = NF + 1
+    end
+    if o == 'done' or o == 'retry' or o == 'giveup' then R = R + 1 retryNo[k] = R end
   end
 end
 for k = 1, F do
@@ -161,10 +168,15 @@ if next(applies) or #goneIds > 0 then
   if anyFailed and not counterOk(failedCountKey) then return bad(failedCountKey, 'is not an integer') end
 end
 local failures = 0
-for k = 1, A do if (applies[k] or gone[k]) and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'ok' then failures = failures + 1 end end
+for k = 1, A do if (applies[k] or gone[k]) and ackFailed[k] and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'retry' then failures = failures + 1 end end
 if failures > 0 then
   local t = rcall('TYPE', failedKey).ok
   if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
+end
+local retryAt = queueAt + Q + 2 * NF
+if R > 0 then
+  local e = retryEach(retryCheck, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix)
+  if e then return e end
 end
 
 -- Checked: from here on nothing can fail.
@@ -181,7 +193,7 @@ for k = 1, A do
     local a = ackAt + ACK * (k - 1)
     bump(ackProcessed[k])
     processed = processed + 1
-    if ackFailed[k] then
+    if ackFailed[k] and ARGV[a + 3] ~= 'retry' then
       local queue, payload
       if gone[k] then
         -- The state is gone: its payload as the state would have held it (newState's rule).
@@ -193,6 +205,8 @@ for k = 1, A do
       end
       if ARGV[a + 3] == 'bad' then payload = malformed(payload) end
       rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a], queue))
+    end
+    if ackFailed[k] then
       bump(ackFailed[k])
       failed = failed + 1
     end
@@ -200,6 +214,7 @@ for k = 1, A do
   end
 end
 if processed > 0 then rcall('INCRBY', processedKey, processed) end
+if R > 0 then retryEach(retryApply, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix) end
 if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
 -- Counters were read only to be checked: they are not rewritten by finish().
 for k = 1, A do view[ackProcessed[k]] = nil if ackFailed[k] then view[ackFailed[k]] = nil end end
