@@ -172,7 +172,6 @@ export async function enqueueMany(queue: string, payloads: readonly JobPayload[]
   return pushEncoded(redis(), makeKeys(namespace()), queue, raws);
 }
 
-const writer: JobWriter = { enqueueMany };
 
 /**
  * A job to run at `when` (a Date or epoch milliseconds; floored to the second), in resque-scheduler's delayed
@@ -195,6 +194,8 @@ export async function removeDelayed(job: DelayedJob): Promise<number> {
   await init();
   return removeDelayedWith(redis(), makeKeys(namespace()), job);
 }
+
+const writer: JobWriter = { enqueueMany, enqueueAt };
 
 /** How many delayed jobs wait, over every second (Ruby's count_all_scheduled_jobs). */
 export async function delayedCount(): Promise<number> {

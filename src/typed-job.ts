@@ -1,17 +1,18 @@
 // Typed jobs: defineJob(name, { queue }, async (ctx, ...args) => ...) registers the job and returns a handle
 // whose enqueue() takes exactly the function's arguments (checked by tsc). Hooks are added on the handle
 // (Job.before(fn) ...), typed by the same arguments: in the options object, TypeScript would have to type them
-// before it has read the job function's parameters. The handle is a class so that later features
-// (enqueueAt/enqueueIn) add methods to it rather than a second kind of handle.
+// before it has read the job function's parameters. The handle is a class, so delayed
+// enqueues (enqueueAt/enqueueIn, issue #17) are methods on it rather than a second kind of handle.
 import { SettingsError } from "./errors";
 import { checkHook, HookLists, withHooks, type AfterHook, type AroundHook, type BeforeHook, type FailureHook } from "./hooks";
 import type { JobContext } from "./job-context";
 import type { JobFunction, Registry } from "./registry";
 import type { RetryPolicy } from "./retry-policy";
 
-/** How a handle writes jobs: the program's enqueue machinery (index.ts), with Resque's bytes. */
+/** How a handle writes jobs: the program's enqueue machinery (index.ts), with Resque's and resque-scheduler's bytes. */
 export interface JobWriter {
   enqueueMany(queue: string, payloads: readonly { class: string; args: unknown[] }[]): Promise<number>;
+  enqueueAt(when: Date | number, job: { queue: string; payload: { class: string; args: unknown[] } }): Promise<"queued" | "delayed">;
 }
 
 export interface JobOptions {
@@ -91,6 +92,20 @@ export class JobHandle<A extends unknown[]> {
   /** Enqueue one job on another queue (Resque.enqueue_to). */
   async enqueueTo(queue: string, ...args: A): Promise<void> {
     await this.writer.enqueueMany(queue, [this.payload(...args)]);
+  }
+
+  /**
+   * Run the job at `when` (a Date or epoch ms, floored to the second) on the handle's queue, through
+   * resque-scheduler's delayed keys (enqueueAt in index.ts): a time already due goes straight to the queue.
+   */
+  async enqueueAt(when: Date | number, ...args: A): Promise<"queued" | "delayed"> {
+    return this.writer.enqueueAt(when, { queue: this.queue, payload: this.payload(...args) });
+  }
+
+  /** enqueueAt(now + seconds): Ruby's enqueue_in. */
+  async enqueueIn(seconds: number, ...args: A): Promise<"queued" | "delayed"> {
+    if (typeof seconds !== "number" || !Number.isFinite(seconds)) throw new SettingsError(`${this.className}.enqueueIn: seconds must be a finite number, got ${String(seconds)}`);
+    return this.enqueueAt(Date.now() + seconds * 1000, ...args);
   }
 
   /** Enqueue one job per argument list, one round trip per chunk; resolves to the number of jobs written. */

@@ -2,6 +2,7 @@
 // Redis: the order of before/around/after, a before hook's DontPerform (a skip, counted as processed, not a
 // failure), a failing after hook (a failure), onFailure (sees the error; its own throw never hides it), and a
 // hook that never settles (bounded by --job-timeout, or handed back at the shutdown deadline).
+import { enqueueAtWith } from "../src/delayed";
 import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { pushJobs } from "../src/enqueue";
@@ -19,7 +20,7 @@ isolate((client, namespace) => {
   ns = namespace;
 });
 
-const writer = (): JobWriter => ({ enqueueMany: (q, p) => pushJobs(c, makeKeys(ns), q, p) });
+const writer = (): JobWriter => ({ enqueueMany: (q, p) => pushJobs(c, makeKeys(ns), q, p), enqueueAt: (when, job) => enqueueAtWith(c, makeKeys(ns), when, job) });
 const stat = async (k: string) => Number((await c.get(`${ns}stat:${k}`)) ?? 0);
 const failures = async () => (await c.lrange(`${ns}failed`, 0, -1)).map((f) => JSON.parse(f) as { exception: string; error: string; payload: unknown; queue: string; backtrace: string[] });
 

@@ -3,6 +3,7 @@
 // failed), fail it (throw before or after next()), or swallow its error; one that never settles is bounded by
 // --job-timeout or handed back at the shutdown deadline; one that does not await next() cannot free the slot
 // under a running job.
+import { enqueueAtWith } from "../src/delayed";
 import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { pushJobs } from "../src/enqueue";
@@ -32,7 +33,7 @@ const stack = (...mws: Middleware[]) => {
 /** A registry with a typed job T(n) and a register()ed job Old(n); both record into `ran`. */
 function jobs(ran: string[], body: (n: number) => unknown = () => {}) {
   const registry = new Registry();
-  const T = defineJob(registry, { enqueueMany: (q, p) => pushJobs(c, makeKeys(ns), q, p) }, "T", { queue: "mw" }, async (_ctx, n: number) => {
+  const T = defineJob(registry, { enqueueMany: (q, p) => pushJobs(c, makeKeys(ns), q, p), enqueueAt: (when, job) => enqueueAtWith(c, makeKeys(ns), when, job) }, "T", { queue: "mw" }, async (_ctx, n: number) => {
     ran.push(`T ${n}`);
     await body(n);
   });

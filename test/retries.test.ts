@@ -158,7 +158,7 @@ test("defineJob takes the retry option (its hooks see ctx.attempt); a class with
   const registry = new Registry();
   let typedRuns = 0;
   const hookAttempts: number[] = [];
-  defineJob(registry, { enqueueMany: async () => 0 }, "Typed", { queue: "tq", retry: { limit: 1 } }, () => {
+  defineJob(registry, { enqueueMany: async () => 0, enqueueAt: async () => "delayed" as const }, "Typed", { queue: "tq", retry: { limit: 1 } }, () => {
     typedRuns++;
     if (typedRuns === 1) throw new Error("once");
   }).before((ctx) => void hookAttempts.push(ctx.attempt));

@@ -30,6 +30,23 @@ test("defineJob registers the class; the handle enqueues on its queue with Resqu
   expect((await c.smembers(`${ns}queues`)).sort()).toEqual(["mail", "other"]);
 });
 
+test("the handle's enqueueAt / enqueueIn write what enqueueAt() writes (resque-scheduler's keys); a due time goes to the queue", async () => {
+  const at = Date.UTC(2031, 0, 2, 3, 4, 5, 678);
+  expect(await Receipt.enqueueAt(new Date(at), 7, "d@e.f")).toBe("delayed");
+  expect(await api.enqueueAt(at, { queue: "mail", payload: Receipt.payload(8, "d@e.f") })).toBe("delayed");
+  const second = String(Math.floor(at / 1000));
+  expect(await c.lrange(`${ns}delayed:${second}`, 0, -1)).toEqual([
+    '{"class":"TypedReceipt","args":[7,"d@e.f"],"queue":"mail"}',
+    '{"class":"TypedReceipt","args":[8,"d@e.f"],"queue":"mail"}',
+  ]);
+  expect(await c.zscore(`${ns}delayed_queue_schedule`, second)).toBe(Number(second));
+  expect(await Receipt.enqueueIn(3600, 9, "g@h.i")).toBe("delayed");
+  expect(await api.delayedCount()).toBe(3);
+  expect(await Receipt.enqueueIn(-5, 10, "now@x.y")).toBe("queued");
+  expect(await c.lrange(`${ns}queue:mail`, -1, -1)).toEqual(['{"class":"TypedReceipt","args":[10,"now@x.y"]}']);
+  await expect(Receipt.enqueueIn(Number.NaN, 1, "x")).rejects.toThrow(/TypedReceipt\.enqueueIn: seconds must be a finite number/);
+});
+
 test("enqueueMany writes the same bytes as enqueue() one by one, in order, extra keys and bigint kept", async () => {
   const payloads: api.JobPayload[] = [
     { class: "A", args: [1, "ünï", { a: [true, null] }, 18446744073709551616n] },

@@ -26,6 +26,13 @@ export function typedJobChecks(): void {
   void SendReceipt.enqueueMany([[1, "a"], [2, 3]]);
   // @ts-expect-error enqueueTo checks the args after the queue too
   void SendReceipt.enqueueTo("other", "42", "a@b.c");
+  // Delayed enqueues (issue #17) check the args after the time.
+  void SendReceipt.enqueueAt(new Date(), 42, "a@b.c");
+  void SendReceipt.enqueueIn(300, 42, "a@b.c");
+  // @ts-expect-error enqueueAt checks the args after the time
+  void SendReceipt.enqueueAt(Date.now(), "42", "a@b.c");
+  // @ts-expect-error enqueueIn checks the args after the delay
+  void SendReceipt.enqueueIn(300, 42);
 
   // Optional parameters stay optional; hooks on the handle get the job's argument types.
   const Optional = defineJob("TypecheckOptional", { queue: "q" }, (_ctx, id: number, note?: string) => void [id, note])
