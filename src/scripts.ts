@@ -146,10 +146,20 @@ function pushOp(args: (string | number)[], op: SlotOp): void {
   else args.push(op.id, op.slot, op.token, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
 }
 
+function pushOther(args: (string | number)[], k: number, op: Exclude<SlotOp, { outcome: "ok" }>): void {
+  if (op.outcome === "done") args.push(k, op.outcome, "", "", "");
+  else args.push(k, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
+}
+
 export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): Promise<CycleResult> {
+  const { ops } = input;
+  let others = 0;
+  for (const op of ops) if (op.outcome !== "ok") others++;
   const args: (string | number)[] = [keys.workerPrefix, keys.processedPrefix, keys.failedPrefix, keys.queuePrefix,
-    input.runAt, input.failedAt, input.lane, input.call, input.ops.length, input.fill.length, input.queues.length, input.proc];
-  for (const op of input.ops) pushOp(args, op);
+    input.runAt, input.failedAt, input.lane, input.call, ops.length, input.fill.length, input.queues.length, input.proc, others];
+  // An "ok" ack is 3 arguments; the others' outcome and failure follow all acks, numbered (lane-cycle-6.lua).
+  for (const op of ops) args.push(op.id, op.slot, op.token);
+  if (others) ops.forEach((op, k) => { if (op.outcome !== "ok") pushOther(args, k + 1, op); });
   for (const f of input.fill) args.push(f.id, f.slot);
   args.push(...input.queues);
   // A failed job's queue and item, for the failure entry when its state was deleted under it (rare: failures only).

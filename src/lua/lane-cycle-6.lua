@@ -24,10 +24,12 @@
   ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
   ARGV[4] prefix of queue:<q>          ARGV[5] run_at for new jobs             ARGV[6] failed_at for failures
   ARGV[7] lane   ARGV[8] call number   ARGV[9] A = acks   ARGV[10] F = slots to fill   ARGV[11] Q = queues
-  ARGV[12] process ("host:pid:instance")
-  then A groups of 7, in the order they happened: worker id, slot number, token, outcome ("ok" | "fail" |
-    "bad": an item that is not a runnable JSON object), exception, error, backtrace (each already JSON-encoded;
-    "" for "ok")
+  ARGV[12] process ("host:pid:instance")   ARGV[13] N = acks that are not "ok"
+  then A groups of 3, in the order they happened: worker id, slot number, token
+  then N groups of 5, one per ack that is not "ok" (in ack order): its number (1..A), outcome ("fail" | "bad":
+    an item that is not a runnable JSON object | "done" | "retry" | "giveup"), exception, error, backtrace (each
+    already JSON-encoded; "" for "done"). An "ok" ack, the drain's common case, is only its 3 arguments (issue
+    #15: each argument costs Redis ~0.25 µs to parse and hand to Lua).
   then F groups of 2: worker id, slot number; then Q queue names in the order this fetch visits them. The jobs
   this call puts into slots get the call number as their token.
   then, for each ack that is not "ok" (in order): its queue and raw item, used only when its state is gone.
@@ -46,19 +48,24 @@ local rcall, sbyte = redis.call, string.byte -- locals: global lookups cost on e
 local lanesKey, processedKey, failedCountKey, failedKey, pauseKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local workerPrefix, processedPrefix, failedPrefix, queuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local runAt, failedAt, lane, call = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local A, F, Q, proc = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
-local ACK, FILL = 7, 2
-local ackAt = 13
-local fillAt = ackAt + ACK * A
+local A, F, Q, proc, N = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
+local ACK, FILL = 3, 2
+local ackAt = 14
+-- outcome[k]: ack k's outcome when it is not "ok"; detail[k]: where its exception, error, backtrace are.
+local outcome, detail = {}, {}
+local otherAt = ackAt + ACK * A
+for g = otherAt, otherAt + 5 * (N - 1), 5 do
+  local k = tonumber(ARGV[g])
+  outcome[k], detail[k] = ARGV[g + 1], g + 2
+end
+local fillAt = otherAt + 5 * N
 local queueAt = fillAt + FILL * F
 local function fillId(k) return ARGV[fillAt + FILL * (k - 1)] end
-local out = { 0, 0, 0, 0 }
+local out, nout = { 0, 0, 0, 0 }, 4
 local gone, goneIds = {}, {}
 local function reply(slot, queue, flag, raw)
-  out[#out + 1] = slot
-  out[#out + 1] = queue
-  out[#out + 1] = flag
-  out[#out + 1] = raw
+  out[nout + 1], out[nout + 2], out[nout + 3], out[nout + 4] = slot, queue, flag, raw
+  nout = nout + 4
   out[2] = out[2] + 1
 end
 -- A state written earlier (replay, or a free slot found holding one): a payload stored as a JSON string was
@@ -92,35 +99,51 @@ end
 -- each ack and fill are built once (Lua string building is most of this script's cost per job).
 -- Retry acks (R) are numbered here; an "ok" ack pays nothing for them (one comparison, as before).
 local ackState, ackProcessed, ackFailed, fillState, retryNo, R, NF = {}, {}, {}, {}, {}, 0, 0
-local keys = {}
+-- An acked slot is usually filled again in the same call: its state key is built once, and read once.
+local keys, nkeys, stateOf = {}, 0, {}
 for k = 1, A do
-  local a = ackAt + ACK * (k - 1)
-  local id = ARGV[a]
-  ackState[k], ackProcessed[k] = workerPrefix .. id, processedPrefix .. id
-  keys[#keys + 1] = ackState[k]
-  keys[#keys + 1] = ackProcessed[k]
-  local o = ARGV[a + 3]
-  if o ~= 'ok' then
+  local id = ARGV[ackAt + ACK * (k - 1)]
+  local s = stateOf[id]
+  if not s then
+    s = workerPrefix .. id
+    stateOf[id] = s
+    nkeys = nkeys + 1
+    keys[nkeys] = s
+  end
+  local p = processedPrefix .. id
+  ackState[k], ackProcessed[k] = s, p
+  nkeys = nkeys + 1
+  keys[nkeys] = p
+  local o = outcome[k]
+  if o then
     if o ~= 'done' then
       ackFailed[k] = failedPrefix .. id
-      keys[#keys + 1] = ackFailed[k]
+      nkeys = nkeys + 1
+      keys[nkeys] = ackFailed[k]
       NF = NF + 1
     end
     if o == 'done' or o == 'retry' or o == 'giveup' then R = R + 1 retryNo[k] = R end
   end
 end
 for k = 1, F do
-  fillState[k] = workerPrefix .. fillId(k)
-  keys[#keys + 1] = fillState[k]
+  local id = fillId(k)
+  local s = stateOf[id]
+  if not s then
+    s = workerPrefix .. id
+    stateOf[id] = s
+    nkeys = nkeys + 1
+    keys[nkeys] = s
+  end
+  fillState[k] = s
 end
 -- stat:failed only when a job failed: a missing key costs an EXISTS (see strings()), and a drain has none.
 local anyFailed = next(ackFailed) ~= nil
-if A > 0 then keys[#keys + 1] = processedKey end
-if anyFailed then keys[#keys + 1] = failedCountKey end
+if A > 0 then nkeys = nkeys + 1 keys[nkeys] = processedKey end
+if anyFailed then nkeys = nkeys + 1 keys[nkeys] = failedCountKey end
 local vals, err = strings(keys)
 if err then return bad(err, 'is not a string') end
 local view, before = {}, {}
-for j = 1, #keys do
+for j = 1, nkeys do
   local v = vals[j] or false
   view[keys[j]] = v
   before[keys[j]] = v
@@ -168,14 +191,14 @@ if next(applies) or #goneIds > 0 then
   if anyFailed and not counterOk(failedCountKey) then return bad(failedCountKey, 'is not an integer') end
 end
 local failures = 0
-for k = 1, A do if (applies[k] or gone[k]) and ackFailed[k] and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'retry' then failures = failures + 1 end end
+for k = 1, A do if (applies[k] or gone[k]) and ackFailed[k] and outcome[k] ~= 'retry' then failures = failures + 1 end end
 if failures > 0 then
   local t = rcall('TYPE', failedKey).ok
   if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
 end
 local retryAt = queueAt + Q + 2 * NF
 if R > 0 then
-  local e = retryEach(retryCheck, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix)
+  local e = retryEach(retryCheck, A, retryNo, applies, gone, outcome, retryAt, queuePrefix)
   if e then return e end
 end
 
@@ -193,7 +216,7 @@ for k = 1, A do
     local a = ackAt + ACK * (k - 1)
     bump(ackProcessed[k])
     processed = processed + 1
-    if ackFailed[k] and ARGV[a + 3] ~= 'retry' then
+    if ackFailed[k] and outcome[k] ~= 'retry' then
       local queue, payload
       if gone[k] then
         -- The state is gone: its payload as the state would have held it (newState's rule).
@@ -203,8 +226,9 @@ for k = 1, A do
       else
         queue, payload = unstate(view[ackState[k]])
       end
-      if ARGV[a + 3] == 'bad' then payload = malformed(payload) end
-      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a], queue))
+      if outcome[k] == 'bad' then payload = malformed(payload) end
+      local d = detail[k]
+      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[d], ARGV[d + 1], ARGV[d + 2], ARGV[a], queue))
     end
     if ackFailed[k] then
       bump(ackFailed[k])
@@ -214,7 +238,7 @@ for k = 1, A do
   end
 end
 if processed > 0 then rcall('INCRBY', processedKey, processed) end
-if R > 0 then retryEach(retryApply, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix) end
+if R > 0 then retryEach(retryApply, A, retryNo, applies, gone, outcome, retryAt, queuePrefix) end
 if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
 -- Counters were read only to be checked: they are not rewritten by finish().
 for k = 1, A do view[ackProcessed[k]] = nil if ackFailed[k] then view[ackFailed[k]] = nil end end
@@ -235,7 +259,7 @@ end
 -- A call that fetches nothing returns after finish(); the ids of gone states go after its (empty) groups.
 local function done()
   finish()
-  for _, id in ipairs(goneIds) do out[#out + 1] = id end
+  for _, id in ipairs(goneIds) do nout = nout + 1 out[nout] = id end
   out[4] = #goneIds
   return out
 end
@@ -296,5 +320,5 @@ for slot = 1, F do
   end
 end
 done()
-for _, q in ipairs(skipped) do out[#out + 1] = q end
+for _, q in ipairs(skipped) do nout = nout + 1 out[nout] = q end
 return out
