@@ -169,13 +169,19 @@ export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): 
     [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause, keys.beats], args);
   const n = Number(reply[1]);
   const jobs: FetchedJob[] = new Array(n);
+  // Each job is its slot (an integer, negative when the payload is not UTF-8) and payload, after its queue's
+  // name when that differs from the previous job's (a string: the script's reply keeps the two apart).
+  let at = 4;
+  let queue = "";
   for (let k = 0; k < n; k++) {
-    const at = 4 + k * 4;
-    jobs[k] = { slot: Number(reply[at]) - 1, queue: String(reply[at + 1]), notUtf8: reply[at + 2] === "u", raw: String(reply[at + 3]) };
+    if (typeof reply[at] === "string") queue = reply[at++] as string;
+    const slot = Number(reply[at]);
+    jobs[k] = { slot: Math.abs(slot) - 1, queue, notUtf8: slot < 0, raw: String(reply[at + 1]) };
+    at += 2;
   }
   const paused = Number(reply[0]) === 1 ? "pause-all-workers" : Number(reply[0]) === 2 ? "unregistered" : false;
   const g = Number(reply[3]);
-  const goneAt = 4 + n * 4;
+  const goneAt = at;
   return { paused, jobs, tampered: Number(reply[2]), gone: g ? reply.slice(goneAt, goneAt + g).map(String) : [], badQueues: reply.slice(goneAt + g).map(String) };
 }
 

@@ -34,9 +34,10 @@
   this call puts into slots get the call number as their token.
   then, for each ack that is not "ok" (in order): its queue and raw item, used only when its state is gone.
   Acks "done"/"retry"/"giveup" (retry policies, #17): "ok"/"fail"/"fail" + resque-retry's writes (include-retry.lua).
-  Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, tampered, g, then n groups: slot number
-    (1..F), queue, flag ("" | "u": not UTF-8), raw payload, then g worker ids whose state was gone, then the names
-    of queues skipped for their type }
+  Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, tampered, g, then n jobs: [its queue, only
+    when it differs from the previous job's (a string; the first job always has it)], slot number (1..F, an
+    integer; negative: the payload is not UTF-8), raw payload; then g worker ids whose state was gone, then the
+    names of queues skipped for their type } (2 elements per job of one queue, issue #15)
   tampered: acks applied although the slot's token was missing or not a token (the lanes hash or its "tokens"
   field deleted or overwritten, issue #14): tokens are written in the same step as states, so a slot that holds
   a state and no token was tampered with; the ack applies (running its job again would be worse).
@@ -61,11 +62,17 @@ end
 local fillAt = otherAt + 5 * N
 local queueAt = fillAt + FILL * F
 local function fillId(k) return ARGV[fillAt + FILL * (k - 1)] end
-local out, nout = { 0, 0, 0, 0 }, 4
+local out, nout, lastQueue = { 0, 0, 0, 0 }, 4, nil
 local gone, goneIds = {}, {}
 local function reply(slot, queue, flag, raw)
-  out[nout + 1], out[nout + 2], out[nout + 3], out[nout + 4] = slot, queue, flag, raw
-  nout = nout + 4
+  if queue ~= lastQueue then
+    nout = nout + 1
+    out[nout] = queue
+    lastQueue = queue
+  end
+  if flag ~= '' then slot = -slot end
+  out[nout + 1], out[nout + 2] = slot, raw
+  nout = nout + 2
   out[2] = out[2] + 1
 end
 -- A state written earlier (replay, or a free slot found holding one): a payload stored as a JSON string was
@@ -100,13 +107,14 @@ end
 -- Retry acks (R) are numbered here; an "ok" ack pays nothing for them (one comparison, as before).
 local ackState, ackProcessed, ackFailed, fillState, retryNo, R, NF = {}, {}, {}, {}, {}, 0, 0
 -- An acked slot is usually filled again in the same call: its state key is built once, and read once.
-local keys, nkeys, stateOf = {}, 0, {}
+local keys, nkeys, stateOf, stateList = {}, 0, {}, {}
 for k = 1, A do
   local id = ARGV[ackAt + ACK * (k - 1)]
   local s = stateOf[id]
   if not s then
     s = workerPrefix .. id
     stateOf[id] = s
+    stateList[#stateList + 1] = s
     nkeys = nkeys + 1
     keys[nkeys] = s
   end
@@ -126,11 +134,12 @@ for k = 1, A do
   end
 end
 for k = 1, F do
-  local id = fillId(k)
+  local id = ARGV[fillAt + FILL * (k - 1)]
   local s = stateOf[id]
   if not s then
     s = workerPrefix .. id
     stateOf[id] = s
+    stateList[#stateList + 1] = s
     nkeys = nkeys + 1
     keys[nkeys] = s
   end
@@ -152,7 +161,7 @@ local tokens = splitTokens(known[2])
 -- Check what this call will use, before its first write: which acks apply (the slot holds a state with the
 -- ack's token), the counters they bump, the states a failure entry or a replayed fill must decode.
 local applies, cleared = {}, {}
-local function counterOk(key) return not view[key] or counter(view[key]) end
+local function counterOk(key) local v = view[key] return not v or counter(v) end
 -- Where each failed ack's queue and raw item are (only a gone state needs them).
 local extraAt, extra = queueAt + Q, {}
 for k = 1, A do
@@ -175,7 +184,8 @@ for k = 1, A do
   end
   if match or gone[k] then
     if match then applies[k], cleared[stateKey] = true, true end
-    if not counterOk(ackProcessed[k]) then return bad(ackProcessed[k], 'is not an integer') end
+    local pv = view[ackProcessed[k]]
+    if pv and not counter(pv) then return bad(ackProcessed[k], 'is not an integer') end
     if ackFailed[k] then
       if match and not stateQueue(view[stateKey]) then return bad(stateKey, 'is not a worker state') end
       if not counterOk(ackFailed[k]) then return bad(ackFailed[k], 'is not an integer') end
@@ -214,7 +224,7 @@ local processed, failed = 0, 0
 for k = 1, A do
   if applies[k] or gone[k] then
     local a = ackAt + ACK * (k - 1)
-    bump(ackProcessed[k])
+    rcall('INCRBY', ackProcessed[k], '1')
     processed = processed + 1
     if ackFailed[k] and outcome[k] ~= 'retry' then
       local queue, payload
@@ -240,13 +250,12 @@ end
 if processed > 0 then rcall('INCRBY', processedKey, processed) end
 if R > 0 then retryEach(retryApply, A, retryNo, applies, gone, outcome, retryAt, queuePrefix) end
 if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
--- Counters were read only to be checked: they are not rewritten by finish().
-for k = 1, A do view[ackProcessed[k]] = nil if ackFailed[k] then view[ackFailed[k]] = nil end end
-view[processedKey], view[failedCountKey] = nil, nil
 
+-- Only states are rewritten by finish(): counters were read only to be checked.
 local function finish()
   local set, del = {}, {}
-  for key, v in pairs(view) do
+  for _, key in ipairs(stateList) do
+    local v = view[key]
     if v and v ~= before[key] then set[#set + 1] = key set[#set + 1] = v
     elseif not v and before[key] then del[#del + 1] = key end
   end
