@@ -146,10 +146,20 @@ function pushOp(args: (string | number)[], op: SlotOp): void {
   else args.push(op.id, op.slot, op.token, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
 }
 
+function pushOther(args: (string | number)[], k: number, op: Exclude<SlotOp, { outcome: "ok" }>): void {
+  if (op.outcome === "done") args.push(k, op.outcome, "", "", "");
+  else args.push(k, op.outcome, JSON.stringify(op.failure.exception), JSON.stringify(op.failure.error), JSON.stringify(op.failure.backtrace));
+}
+
 export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): Promise<CycleResult> {
+  const { ops } = input;
+  let others = 0;
+  for (const op of ops) if (op.outcome !== "ok") others++;
   const args: (string | number)[] = [keys.workerPrefix, keys.processedPrefix, keys.failedPrefix, keys.queuePrefix,
-    input.runAt, input.failedAt, input.lane, input.call, input.ops.length, input.fill.length, input.queues.length, input.proc];
-  for (const op of input.ops) pushOp(args, op);
+    input.runAt, input.failedAt, input.lane, input.call, ops.length, input.fill.length, input.queues.length, input.proc, others];
+  // An "ok" ack is 3 arguments; the others' outcome and failure follow all acks, numbered (lane-cycle-6.lua).
+  for (const op of ops) args.push(op.id, op.slot, op.token);
+  if (others) ops.forEach((op, k) => { if (op.outcome !== "ok") pushOther(args, k + 1, op); });
   for (const f of input.fill) args.push(f.id, f.slot);
   args.push(...input.queues);
   // A failed job's queue and item, for the failure entry when its state was deleted under it (rare: failures only).
@@ -159,13 +169,19 @@ export async function laneCycle(c: RedisClient, keys: Keys, input: CycleInput): 
     [keys.lanes(input.proc), keys.processed, keys.failedCount, keys.failed, keys.pause, keys.beats], args);
   const n = Number(reply[1]);
   const jobs: FetchedJob[] = new Array(n);
+  // Each job is its slot (an integer, negative when the payload is not UTF-8) and payload, after its queue's
+  // name when that differs from the previous job's (a string: the script's reply keeps the two apart).
+  let at = 4;
+  let queue = "";
   for (let k = 0; k < n; k++) {
-    const at = 4 + k * 4;
-    jobs[k] = { slot: Number(reply[at]) - 1, queue: String(reply[at + 1]), notUtf8: reply[at + 2] === "u", raw: String(reply[at + 3]) };
+    if (typeof reply[at] === "string") queue = reply[at++] as string;
+    const slot = Number(reply[at]);
+    jobs[k] = { slot: Math.abs(slot) - 1, queue, notUtf8: slot < 0, raw: String(reply[at + 1]) };
+    at += 2;
   }
   const paused = Number(reply[0]) === 1 ? "pause-all-workers" : Number(reply[0]) === 2 ? "unregistered" : false;
   const g = Number(reply[3]);
-  const goneAt = 4 + n * 4;
+  const goneAt = at;
   return { paused, jobs, tampered: Number(reply[2]), gone: g ? reply.slice(goneAt, goneAt + g).map(String) : [], badQueues: reply.slice(goneAt + g).map(String) };
 }
 

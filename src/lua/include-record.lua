@@ -32,7 +32,7 @@ local function jstr(s)
     return string.format('\\u%04x', string.byte(c))
   end) .. '"'
 end
-local sfind = string.find
+local sfind, sbyte1, smatch = string.find, string.byte, string.match
 local function utf8ok(s)
   if not sfind(s, '[\128-\255]') then return true end
   local t = string.gsub(s, '[\194-\223][\128-\191]', '')
@@ -52,6 +52,8 @@ local function newState(queue, runAt, raw, heads)
     head = '{"queue":' .. jstr(queue) .. ',"run_at":"' .. runAt .. '","payload":'
     if heads then heads[queue] = head end
   end
+  -- The common case, a JSON object of ASCII bytes, without the calls below.
+  if not sfind(raw, '[\128-\255]') and sbyte1(raw, 1) == 123 and sbyte1(raw, -1) == 125 then return head .. raw .. '}', '' end
   local flag = utf8ok(raw) and '' or 'u'
   local embed = flag == '' and string.byte(raw, 1) == 123 and string.byte(raw, -1) == 125
   return head .. payloadJson(raw, not embed) .. '}', flag
@@ -101,7 +103,7 @@ local function strings(keys)
   return vals
 end
 local function counter(v)
-  return #v <= 18 and (v == '0' or string.match(v, '^%-?[1-9]%d*$') ~= nil)
+  return #v <= 18 and (v == '0' or smatch(v, '^%-?[1-9]%d*$') ~= nil)
 end
 local function many(cmd, list)
   for from = 1, #list, 1000 do redis.call(cmd, unpack(list, from, math.min(#list, from + 999))) end

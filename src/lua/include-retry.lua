@@ -49,10 +49,10 @@ local function retryApply(outcome, at, shared, queuePrefix)
 end
 -- Runs f (retryCheck or retryApply) over the retry acks that apply (or whose state is gone), in ack order;
 -- returns the first error f returns.
-local function retryEach(f, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix)
+local function retryEach(f, A, retryNo, applies, gone, outcome, retryAt, queuePrefix)
   for k = 1, A do
     if retryNo[k] and (applies[k] or gone[k]) then
-      local e = f(ARGV[ackAt + ACK * (k - 1) + 3], retryAt + 4 + RF * (retryNo[k] - 1), retryAt, queuePrefix)
+      local e = f(outcome[k], retryAt + 4 + RF * (retryNo[k] - 1), retryAt, queuePrefix)
       if e then return e end
     end
   end

@@ -13,7 +13,8 @@
           tokens are unknown: the ack is trusted, as lane-cycle does)
   KEYS[2] bunworker:outcomes (a list)
   ARGV[1] prefix of worker:<id>   ARGV[2] failed_at   ARGV[3] A = acks
-  then A groups of 7, as in lane-cycle-6.lua: worker id, slot number, token, outcome, exception, error, backtrace
+  then A groups of 7 (lane-cycle-6.lua sends an "ok" as 3; this rare script keeps one form): worker id,
+  slot number, token, outcome, exception, error, backtrace
   Returns the number of outcomes kept.
   An entry is {"outcome":"ok","worker":<id>,"queue":<q>,"payload":<payload>} or
   {"outcome":"failed","failure":<the failed-list entry, byte for byte>}.

@@ -24,17 +24,20 @@
   ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
   ARGV[4] prefix of queue:<q>          ARGV[5] run_at for new jobs             ARGV[6] failed_at for failures
   ARGV[7] lane   ARGV[8] call number   ARGV[9] A = acks   ARGV[10] F = slots to fill   ARGV[11] Q = queues
-  ARGV[12] process ("host:pid:instance")
-  then A groups of 7, in the order they happened: worker id, slot number, token, outcome ("ok" | "fail" |
-    "bad": an item that is not a runnable JSON object), exception, error, backtrace (each already JSON-encoded;
-    "" for "ok")
+  ARGV[12] process ("host:pid:instance")   ARGV[13] N = acks that are not "ok"
+  then A groups of 3, in the order they happened: worker id, slot number, token
+  then N groups of 5, one per ack that is not "ok" (in ack order): its number (1..A), outcome ("fail" | "bad":
+    an item that is not a runnable JSON object | "done" | "retry" | "giveup"), exception, error, backtrace (each
+    already JSON-encoded; "" for "done"). An "ok" ack, the drain's common case, is only its 3 arguments (issue
+    #15: each argument costs Redis ~0.25 µs to parse and hand to Lua).
   then F groups of 2: worker id, slot number; then Q queue names in the order this fetch visits them. The jobs
   this call puts into slots get the call number as their token.
   then, for each ack that is not "ok" (in order): its queue and raw item, used only when its state is gone.
   Acks "done"/"retry"/"giveup" (retry policies, #17): "ok"/"fail"/"fail" + resque-retry's writes (include-retry.lua).
-  Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, tampered, g, then n groups: slot number
-    (1..F), queue, flag ("" | "u": not UTF-8), raw payload, then g worker ids whose state was gone, then the names
-    of queues skipped for their type }
+  Returns { paused (0 | 1: pause-all-workers | 2: not registered), n, tampered, g, then n jobs: [its queue, only
+    when it differs from the previous job's (a string; the first job always has it)], slot number (1..F, an
+    integer; negative: the payload is not UTF-8), raw payload; then g worker ids whose state was gone, then the
+    names of queues skipped for their type } (2 elements per job of one queue, issue #15)
   tampered: acks applied although the slot's token was missing or not a token (the lanes hash or its "tokens"
   field deleted or overwritten, issue #14): tokens are written in the same step as states, so a slot that holds
   a state and no token was tampered with; the ack applies (running its job again would be worse).
@@ -46,19 +49,30 @@ local rcall, sbyte = redis.call, string.byte -- locals: global lookups cost on e
 local lanesKey, processedKey, failedCountKey, failedKey, pauseKey, beatsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local workerPrefix, processedPrefix, failedPrefix, queuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local runAt, failedAt, lane, call = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local A, F, Q, proc = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
-local ACK, FILL = 7, 2
-local ackAt = 13
-local fillAt = ackAt + ACK * A
+local A, F, Q, proc, N = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12], tonumber(ARGV[13])
+local ACK, FILL = 3, 2
+local ackAt = 14
+-- outcome[k]: ack k's outcome when it is not "ok"; detail[k]: where its exception, error, backtrace are.
+local outcome, detail = {}, {}
+local otherAt = ackAt + ACK * A
+for g = otherAt, otherAt + 5 * (N - 1), 5 do
+  local k = tonumber(ARGV[g])
+  outcome[k], detail[k] = ARGV[g + 1], g + 2
+end
+local fillAt = otherAt + 5 * N
 local queueAt = fillAt + FILL * F
 local function fillId(k) return ARGV[fillAt + FILL * (k - 1)] end
-local out = { 0, 0, 0, 0 }
+local out, nout, lastQueue = { 0, 0, 0, 0 }, 4, nil
 local gone, goneIds = {}, {}
 local function reply(slot, queue, flag, raw)
-  out[#out + 1] = slot
-  out[#out + 1] = queue
-  out[#out + 1] = flag
-  out[#out + 1] = raw
+  if queue ~= lastQueue then
+    nout = nout + 1
+    out[nout] = queue
+    lastQueue = queue
+  end
+  if flag ~= '' then slot = -slot end
+  out[nout + 1], out[nout + 2] = slot, raw
+  nout = nout + 2
   out[2] = out[2] + 1
 end
 -- A state written earlier (replay, or a free slot found holding one): a payload stored as a JSON string was
@@ -92,35 +106,53 @@ end
 -- each ack and fill are built once (Lua string building is most of this script's cost per job).
 -- Retry acks (R) are numbered here; an "ok" ack pays nothing for them (one comparison, as before).
 local ackState, ackProcessed, ackFailed, fillState, retryNo, R, NF = {}, {}, {}, {}, {}, 0, 0
-local keys = {}
+-- An acked slot is usually filled again in the same call: its state key is built once, and read once.
+local keys, nkeys, stateOf, stateList = {}, 0, {}, {}
 for k = 1, A do
-  local a = ackAt + ACK * (k - 1)
-  local id = ARGV[a]
-  ackState[k], ackProcessed[k] = workerPrefix .. id, processedPrefix .. id
-  keys[#keys + 1] = ackState[k]
-  keys[#keys + 1] = ackProcessed[k]
-  local o = ARGV[a + 3]
-  if o ~= 'ok' then
+  local id = ARGV[ackAt + ACK * (k - 1)]
+  local s = stateOf[id]
+  if not s then
+    s = workerPrefix .. id
+    stateOf[id] = s
+    stateList[#stateList + 1] = s
+    nkeys = nkeys + 1
+    keys[nkeys] = s
+  end
+  local p = processedPrefix .. id
+  ackState[k], ackProcessed[k] = s, p
+  nkeys = nkeys + 1
+  keys[nkeys] = p
+  local o = outcome[k]
+  if o then
     if o ~= 'done' then
       ackFailed[k] = failedPrefix .. id
-      keys[#keys + 1] = ackFailed[k]
+      nkeys = nkeys + 1
+      keys[nkeys] = ackFailed[k]
       NF = NF + 1
     end
     if o == 'done' or o == 'retry' or o == 'giveup' then R = R + 1 retryNo[k] = R end
   end
 end
 for k = 1, F do
-  fillState[k] = workerPrefix .. fillId(k)
-  keys[#keys + 1] = fillState[k]
+  local id = ARGV[fillAt + FILL * (k - 1)]
+  local s = stateOf[id]
+  if not s then
+    s = workerPrefix .. id
+    stateOf[id] = s
+    stateList[#stateList + 1] = s
+    nkeys = nkeys + 1
+    keys[nkeys] = s
+  end
+  fillState[k] = s
 end
 -- stat:failed only when a job failed: a missing key costs an EXISTS (see strings()), and a drain has none.
 local anyFailed = next(ackFailed) ~= nil
-if A > 0 then keys[#keys + 1] = processedKey end
-if anyFailed then keys[#keys + 1] = failedCountKey end
+if A > 0 then nkeys = nkeys + 1 keys[nkeys] = processedKey end
+if anyFailed then nkeys = nkeys + 1 keys[nkeys] = failedCountKey end
 local vals, err = strings(keys)
 if err then return bad(err, 'is not a string') end
 local view, before = {}, {}
-for j = 1, #keys do
+for j = 1, nkeys do
   local v = vals[j] or false
   view[keys[j]] = v
   before[keys[j]] = v
@@ -129,7 +161,7 @@ local tokens = splitTokens(known[2])
 -- Check what this call will use, before its first write: which acks apply (the slot holds a state with the
 -- ack's token), the counters they bump, the states a failure entry or a replayed fill must decode.
 local applies, cleared = {}, {}
-local function counterOk(key) return not view[key] or counter(view[key]) end
+local function counterOk(key) local v = view[key] return not v or counter(v) end
 -- Where each failed ack's queue and raw item are (only a gone state needs them).
 local extraAt, extra = queueAt + Q, {}
 for k = 1, A do
@@ -152,7 +184,8 @@ for k = 1, A do
   end
   if match or gone[k] then
     if match then applies[k], cleared[stateKey] = true, true end
-    if not counterOk(ackProcessed[k]) then return bad(ackProcessed[k], 'is not an integer') end
+    local pv = view[ackProcessed[k]]
+    if pv and not counter(pv) then return bad(ackProcessed[k], 'is not an integer') end
     if ackFailed[k] then
       if match and not stateQueue(view[stateKey]) then return bad(stateKey, 'is not a worker state') end
       if not counterOk(ackFailed[k]) then return bad(ackFailed[k], 'is not an integer') end
@@ -168,14 +201,14 @@ if next(applies) or #goneIds > 0 then
   if anyFailed and not counterOk(failedCountKey) then return bad(failedCountKey, 'is not an integer') end
 end
 local failures = 0
-for k = 1, A do if (applies[k] or gone[k]) and ackFailed[k] and ARGV[ackAt + ACK * (k - 1) + 3] ~= 'retry' then failures = failures + 1 end end
+for k = 1, A do if (applies[k] or gone[k]) and ackFailed[k] and outcome[k] ~= 'retry' then failures = failures + 1 end end
 if failures > 0 then
   local t = rcall('TYPE', failedKey).ok
   if t ~= 'list' and t ~= 'none' then return bad(failedKey, 'is a ' .. t .. ', not a list') end
 end
 local retryAt = queueAt + Q + 2 * NF
 if R > 0 then
-  local e = retryEach(retryCheck, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix)
+  local e = retryEach(retryCheck, A, retryNo, applies, gone, outcome, retryAt, queuePrefix)
   if e then return e end
 end
 
@@ -191,9 +224,9 @@ local processed, failed = 0, 0
 for k = 1, A do
   if applies[k] or gone[k] then
     local a = ackAt + ACK * (k - 1)
-    bump(ackProcessed[k])
+    rcall('INCRBY', ackProcessed[k], '1')
     processed = processed + 1
-    if ackFailed[k] and ARGV[a + 3] ~= 'retry' then
+    if ackFailed[k] and outcome[k] ~= 'retry' then
       local queue, payload
       if gone[k] then
         -- The state is gone: its payload as the state would have held it (newState's rule).
@@ -203,8 +236,9 @@ for k = 1, A do
       else
         queue, payload = unstate(view[ackState[k]])
       end
-      if ARGV[a + 3] == 'bad' then payload = malformed(payload) end
-      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a], queue))
+      if outcome[k] == 'bad' then payload = malformed(payload) end
+      local d = detail[k]
+      rcall('RPUSH', failedKey, failureEntry(failedAt, payload, ARGV[d], ARGV[d + 1], ARGV[d + 2], ARGV[a], queue))
     end
     if ackFailed[k] then
       bump(ackFailed[k])
@@ -214,15 +248,14 @@ for k = 1, A do
   end
 end
 if processed > 0 then rcall('INCRBY', processedKey, processed) end
-if R > 0 then retryEach(retryApply, A, retryNo, applies, gone, ackAt, ACK, retryAt, queuePrefix) end
+if R > 0 then retryEach(retryApply, A, retryNo, applies, gone, outcome, retryAt, queuePrefix) end
 if failed > 0 then rcall('INCRBY', failedCountKey, failed) end
--- Counters were read only to be checked: they are not rewritten by finish().
-for k = 1, A do view[ackProcessed[k]] = nil if ackFailed[k] then view[ackFailed[k]] = nil end end
-view[processedKey], view[failedCountKey] = nil, nil
 
+-- Only states are rewritten by finish(): counters were read only to be checked.
 local function finish()
   local set, del = {}, {}
-  for key, v in pairs(view) do
+  for _, key in ipairs(stateList) do
+    local v = view[key]
     if v and v ~= before[key] then set[#set + 1] = key set[#set + 1] = v
     elseif not v and before[key] then del[#del + 1] = key end
   end
@@ -235,7 +268,7 @@ end
 -- A call that fetches nothing returns after finish(); the ids of gone states go after its (empty) groups.
 local function done()
   finish()
-  for _, id in ipairs(goneIds) do out[#out + 1] = id end
+  for _, id in ipairs(goneIds) do nout = nout + 1 out[nout] = id end
   out[4] = #goneIds
   return out
 end
@@ -296,5 +329,5 @@ for slot = 1, F do
   end
 end
 done()
-for _, q in ipairs(skipped) do out[#out + 1] = q end
+for _, q in ipairs(skipped) do nout = nout + 1 out[nout] = q end
 return out
