@@ -5,26 +5,15 @@
 // (b) just after the script ran: the delayed retry and the counter are written and the state is gone, so
 //     nothing is handed back: the job runs again once, through the retry.
 // Either way: the job is neither lost nor retried twice, and finishes after its second attempt.
-import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { RedisClient } from "bun";
-import { dropNamespace, freshNamespace, startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
+import { expect, test } from "bun:test";
+import type { RedisClient } from "bun";
+import { isolatePrivate, waitFor, type PrivateRedis } from "./helpers/redis";
 import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
 
 let redis: PrivateRedis;
 let c: RedisClient;
 let ns: string;
-beforeAll(async () => {
-  redis = await startRedis();
-  c = new RedisClient(redis.url);
-});
-afterAll(async () => {
-  c?.close();
-  await redis?.stop();
-});
-beforeEach(async () => {
-  if (ns) await dropNamespace(c, ns);
-  ns = freshNamespace();
-});
+isolatePrivate((t) => ({ redis, c, ns } = t));
 
 const args = (extra: string[] = []) => [
   `--uri=${redis.url}`, `--namespace=${ns}`, "--queues=rk", "--concurrency=1", "--interval=0.5",
