@@ -1,6 +1,6 @@
 // A dashboard section: a nav entry, the GET pages under its path and its POST actions. server.ts lists the
-// sections it serves (Delayed, Schedules); a later feature (retries: attempts, failure-<retry key>) adds its
-// own page by writing one more section and adding it to that list, without touching the routing.
+// sections it serves (Delayed, Schedules, Retries); another page is one more section added to that list,
+// without touching the routing.
 import type { PageInput } from "./pages";
 
 /** A form field of the POST, or undefined. */

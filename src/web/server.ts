@@ -16,6 +16,7 @@ import { esc, layout, qs, type PageContext } from "./html";
 import { failedFilter, failedPageHtml, overview, queuePage, queuesPage, workersPage, type PageInput } from "./pages";
 import type { Schedule } from "../schedule";
 import { delayedSection } from "./delayed-page";
+import { retriesSection } from "./retries-page";
 import { schedulesSection } from "./schedules-page";
 import type { DashboardSection } from "./section";
 
@@ -88,8 +89,8 @@ export function startDashboard(o: DashboardOptions): Server<undefined> {
   const conn = new RedisConn(o.target, o.commandTimeoutMs, "dashboard");
   const csrf = crypto.randomUUID();
   const ctx: PageContext = { csrf, readOnly: o.readOnly, base: "" };
-  // Pages beyond the core four; a new one (retries) is one more entry here (section.ts).
-  const sections: DashboardSection[] = [delayedSection, schedulesSection(o.schedules ?? [])];
+  // Pages beyond the core four; a new one is one more entry here (section.ts).
+  const sections: DashboardSection[] = [delayedSection, schedulesSection(o.schedules ?? []), retriesSection];
   const nav = sections.map((s) => [s.nav.path, s.nav.label] as [string, string]);
 
   const authorized = (req: Request): boolean => {
