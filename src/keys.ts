@@ -52,6 +52,14 @@ export interface Keys {
    * only what a process owns and releases.
    */
   readonly history: string;
+  /**
+   * resque-retry's keys (reference section 5), given the un-namespaced counter name `resque-retry:<Class>[:<sha1>]`
+   * (retry-key.ts): STRING the attempt counter, and STRING `failure-<counter>` the last intermediate failure.
+   */
+  retryCounter(name: string): string;
+  retryFailure(name: string): string;
+  /** The un-namespaced prefix every counter name starts with. */
+  readonly retryCounterPrefix: string;
   /** LIST outcomes of finished jobs a stopped worker could not record (keep-outcomes-2.lua), written at the next start. */
   readonly outcomes: string;
   /**
@@ -97,6 +105,9 @@ export function makeKeys(ns: string): Keys {
     persistentSchedules: `${ns}persistent_schedules`,
     scheduleTicks: `${own}schedule-ticks`,
     history: `${ns}bunworker-history`,
+    retryCounter: (name) => `${ns}${name}`,
+    retryFailure: (name) => `${ns}failure-${name}`,
+    retryCounterPrefix: "resque-retry:",
     outcomes: `${own}outcomes`,
     crashesPrefix: `${ns}bunworker-crashes:`,
   };

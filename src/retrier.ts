@@ -99,7 +99,7 @@ export class Retrier {
       log.warn(`job ${className}: no retries for this run, its args cannot be read (${(e as Error).message})`);
       return null;
     }
-    const counter = keys.ns + key;
+    const counter = keys.retryCounter(key);
     let value: unknown;
     try {
       value = await retrying(() => this.conn.run((c) => c.send("GET", [counter]), "retry counter"), this.ctx.outage, this.ctx.hardStop);
@@ -112,6 +112,6 @@ export class Retrier {
       log.warn(`job ${className}: no retries for this run, ${counter} holds ${JSON.stringify(text.slice(0, 40))}, not an attempt counter: fix or delete it`);
       return null;
     }
-    return new RetryRun(this.ctx, policy, Number(text) + 1, counter, `${keys.ns}failure-${key}`, { rawClass, rawArgs, raw, queue, workerId }, this.random);
+    return new RetryRun(this.ctx, policy, Number(text) + 1, counter, keys.retryFailure(key), { rawClass, rawArgs, raw, queue, workerId }, this.random);
   }
 }

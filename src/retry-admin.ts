@@ -3,10 +3,10 @@
 // these keys (resque-retry keeps no set of them), so SCAN is the only way to find them; it is bounded per
 // request (keys found and SCAN calls), and the cursor lets the page continue where it stopped.
 import type { RedisClient } from "bun";
-import type { Keys } from "./keys";
+import { makeKeys, type Keys } from "./keys";
 
-export const COUNTER_PREFIX = "resque-retry:";
-export const FAILURE_PREFIX = "failure-";
+// The counter names' prefix is the same in every namespace.
+const PREFIX = makeKeys("").retryCounterPrefix;
 
 export interface RetryCounter {
   /** The counter key without the namespace. */
@@ -35,8 +35,8 @@ const globLiteral = (s: string): string => s.replace(/[*?[\]\\]/g, "\\$&");
 
 /** The class and digest of a counter key (without namespace); null when it is not one. */
 export function parseCounterKey(key: string): { cls: string; digest: string } | null {
-  if (!key.startsWith(COUNTER_PREFIX)) return null;
-  const rest = key.slice(COUNTER_PREFIX.length);
+  if (!key.startsWith(PREFIX)) return null;
+  const rest = key.slice(PREFIX.length);
   const m = /^(.+):([0-9a-f]{40})$/.exec(rest);
   if (m) return { cls: m[1] as string, digest: m[2] as string };
   return rest ? { cls: rest, digest: "" } : null;
@@ -45,7 +45,7 @@ export function parseCounterKey(key: string): { cls: string; digest: string } | 
 /** SCAN from `cursor` until `maxKeys` counters are found, `maxCalls` SCANs were made, or the scan is over. */
 export async function scanCounters(c: RedisClient, keys: Keys, cursor: string, maxKeys = 500, maxCalls = 100): Promise<CounterScan> {
   const found = new Set<string>();
-  const pattern = `${globLiteral(keys.ns)}${COUNTER_PREFIX}*`;
+  const pattern = `${globLiteral(keys.ns)}${keys.retryCounterPrefix}*`;
   let cur = cursor;
   for (let calls = 0; calls < maxCalls && found.size < maxKeys; calls++) {
     const [next, batch] = (await c.send("SCAN", [cur, "MATCH", pattern, "COUNT", "1000"])) as [string, string[]];
@@ -60,11 +60,11 @@ export async function scanCounters(c: RedisClient, keys: Keys, cursor: string, m
 
 async function readCounter(c: RedisClient, keys: Keys, key: string): Promise<RetryCounter | null> {
   const { cls, digest } = parseCounterKey(key) as { cls: string; digest: string };
-  const full = keys.ns + key;
+  const full = keys.retryCounter(key);
   const [value, ttl, failure] = await Promise.all([
     c.get(full).then((v) => ({ v, err: "" }), (e: Error) => ({ v: null, err: e.message })),
     c.ttl(full),
-    c.get(`${keys.ns}${FAILURE_PREFIX}${key}`).catch(() => null),
+    c.get(keys.retryFailure(key)).catch(() => null),
   ]);
   if (value.v === null && !value.err) return null; // gone since the SCAN (a success or a give-up deleted it)
   const count = value.v !== null && /^-?\d+$/.test(value.v) ? Number(value.v) : null;
@@ -80,5 +80,5 @@ async function readCounter(c: RedisClient, keys: Keys, key: string): Promise<Ret
  */
 export async function removeCounter(c: RedisClient, keys: Keys, key: string): Promise<number> {
   if (!parseCounterKey(key)) throw new Error(`not a resque-retry counter key: ${key}`);
-  return Number(await c.send("DEL", [keys.ns + key, `${keys.ns}${FAILURE_PREFIX}${key}`]));
+  return Number(await c.send("DEL", [keys.retryCounter(key), keys.retryFailure(key)]));
 }
