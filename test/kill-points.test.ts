@@ -11,7 +11,7 @@ import type { RedisClient } from "bun";
 import { hostname } from "node:os";
 import { isolatePrivate, waitFor, type PrivateRedis } from "./helpers/redis";
 import { faultSeed, mulberry32 } from "./helpers/seeded";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
+import { spawnWorker, startedWorker, terminateCleanly, type WorkerProcess } from "./helpers/worker-process";
 
 const SEED = faultSeed(41, "kill-points");
 const rng = mulberry32(SEED);
@@ -28,20 +28,12 @@ const args = (queues: string, concurrency: number, extra: string[] = []) => [
   `--uri=${redis.url}`, `--namespace=${ns}`, `--queues=${queues}`, `--concurrency=${concurrency}`,
   "--heartbeat-interval=0.25", "--dead-after=1", "--command-timeout=1", "--shutdown-timeout=1", ...extra,
 ];
-async function started(args: string[]): Promise<WorkerProcess> {
-  const w = spawnWorker(args);
-  await w.waitForOutput(/started/);
-  return w;
-}
+const started = startedWorker;
 async function kill(w: WorkerProcess): Promise<void> {
   w.signal("SIGKILL");
   await w.exited;
 }
-async function term(w: WorkerProcess): Promise<void> {
-  w.signal("SIGCONT");
-  w.signal("SIGTERM");
-  expect(await w.exited).toBe(0);
-}
+const term = terminateCleanly;
 const count = (id: string, ms = 0) => `{"class":"Count","args":["${id}",${ms}]}`;
 /** Every worker:<id> value that holds a job (not the :started keys). */
 const states = async () => (await c.keys(`${ns}worker:*`)).filter((k) => !k.endsWith(":started"));

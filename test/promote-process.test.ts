@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { hostname } from "node:os";
 import { isolate, REDIS_URL, waitFor } from "./helpers/redis";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
+import { spawnWorker, startedWorker, terminateCleanly } from "./helpers/worker-process";
 
 let c: RedisClient;
 let ns: string;
@@ -15,15 +15,8 @@ isolate((client, namespace) => {
 const host = hostname().replace(/:/g, "_");
 const lockKey = () => `${ns}${ns.slice(0, -1)}:resque_scheduler_master_lock`;
 const args = (extra: string[] = []) => [`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=dq", "--concurrency=2", "--interval=0.5", "--shutdown-timeout=1", ...extra];
-async function started(extra: string[] = []): Promise<WorkerProcess> {
-  const w = spawnWorker(args(extra));
-  await w.waitForOutput(/started/);
-  return w;
-}
-async function term(w: WorkerProcess): Promise<void> {
-  w.signal("SIGTERM");
-  expect(await w.exited).toBe(0);
-}
+const started = (extra: string[] = []) => startedWorker(args(extra));
+const term = terminateCleanly;
 /** Ruby's delayed_push of a Record job due at `ts`. */
 async function rubyPush(ts: number, tag: string): Promise<void> {
   const item = `{"class":"Record","args":["${tag}"],"queue":"dq"}`;

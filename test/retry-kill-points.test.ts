@@ -8,7 +8,7 @@
 import { expect, test } from "bun:test";
 import type { RedisClient } from "bun";
 import { isolatePrivate, waitFor, type PrivateRedis } from "./helpers/redis";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
+import { startedWorker, terminateCleanly } from "./helpers/worker-process";
 
 let redis: PrivateRedis;
 let c: RedisClient;
@@ -19,15 +19,8 @@ const args = (extra: string[] = []) => [
   `--uri=${redis.url}`, `--namespace=${ns}`, "--queues=rk", "--concurrency=1", "--interval=0.5",
   "--heartbeat-interval=0.25", "--dead-after=1", "--command-timeout=1", "--shutdown-timeout=1", ...extra,
 ];
-async function started(extra: string[] = []): Promise<WorkerProcess> {
-  const w = spawnWorker(args(extra));
-  await w.waitForOutput(/started/);
-  return w;
-}
-async function term(w: WorkerProcess): Promise<void> {
-  w.signal("SIGTERM");
-  expect(await w.exited).toBe(0);
-}
+const started = (extra: string[] = []) => startedWorker(args(extra));
+const term = terminateCleanly;
 const attempts = () => c.lrange(`${ns}test:attempts`, 0, -1);
 const counterKey = () => `${ns}resque-retry:RetryOnce:${new Bun.CryptoHasher("sha1").update("t-400").digest("hex")}`;
 const states = async () => (await c.keys(`${ns}worker:*`)).filter((k) => !k.endsWith(":started"));

@@ -1,4 +1,5 @@
 // A real child process of a worker program, with its output captured so tests can wait for log lines.
+import { expect } from "bun:test";
 import type { Subprocess } from "bun";
 import { waitFor } from "./redis";
 
@@ -48,4 +49,18 @@ export function spawnWorker(args: string[], opts: { script?: string; env?: Recor
       return code;
     }),
   };
+}
+
+/** A worker process that has logged "started": registered and fetching. */
+export async function startedWorker(args: string[], opts: Parameters<typeof spawnWorker>[1] = {}): Promise<WorkerProcess> {
+  const w = spawnWorker(args, opts);
+  await w.waitForOutput(/started/);
+  return w;
+}
+
+/** TERM (after CONT, in case the test froze it), and the worker must exit 0: everything handed back. */
+export async function terminateCleanly(w: WorkerProcess): Promise<void> {
+  w.signal("SIGCONT");
+  w.signal("SIGTERM");
+  expect(await w.exited).toBe(0);
 }
