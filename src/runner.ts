@@ -172,11 +172,12 @@ export class Runner {
     const guard = this.deps.guard;
     try {
       const mw = this.middleware;
+      const invoke = mw ? () => mw.run(ctx, fn, args) : () => fn.apply(ctx, args as [string, ...unknown[]]);
       if (guard) {
         running.setCrash((e) => report(this.failed("fail", e, ctx.queue, className)));
-        result = guard.call(running, ctx.workerId, ctx.queue, mw ? () => mw.run(ctx, fn, args) : () => fn.apply(ctx, args as [string, ...unknown[]]));
+        result = guard.call(running, ctx.workerId, ctx.queue, invoke);
       } else {
-        result = mw ? mw.run(ctx, fn, args) : fn.apply(ctx, args as [string, ...unknown[]]);
+        result = invoke();
       }
     } catch (e) {
       // Settled already: the guard failed it (process.exit), and this is the error thrown in place of the exit.
