@@ -6,7 +6,7 @@
 // 3. unregistration is part of release-5.lua, so it happens together with handing jobs back.
 import type { WorkerContext } from "./context";
 import { recordMinute } from "./history";
-import { encodeIdentity, type Identity } from "./identity";
+import { beatIdentity, type Identity } from "./identity";
 import { Periodic } from "./periodic";
 import type { RedisConn } from "./redis";
 import { heartbeatAt, startedAt } from "./resque-time";
@@ -26,7 +26,7 @@ export class Heartbeat {
     onError: (e: unknown) => void,
   ) {
     // The beat's validity travels with it (identity.ts parseBeat): "<identity>|<our --dead-after in ms>".
-    this.identity = `${encodeIdentity(identity)}|${ctx.config.deadAfterMs}`;
+    this.identity = beatIdentity(identity, ctx.config.deadAfterMs);
     this.periodic = new Periodic(ctx.config.heartbeatMs, () => this.tick(), onError);
   }
 

@@ -62,6 +62,11 @@ export function encodeIdentity(i: Identity): string {
   return `${i.pid}|${i.start}|${i.pidns}|${i.boot}`;
 }
 
+/** What a beat carries after its time (parseBeat): the identity and how long the beat stays valid, in ms. */
+export function beatIdentity(i: Identity, validMs: number): string {
+  return `${encodeIdentity(i)}|${validMs}`;
+}
+
 /**
  * A beats hash value: "<Redis-clock ms>|<identity>|<valid ms>". The beat's owner says how long it stays valid
  * (its own --dead-after), so a fleet with mixed --heartbeat-interval and --dead-after values never judges one

@@ -20,7 +20,7 @@ import { warnIfEvicting } from "./eviction";
 import { Heartbeat } from "./heartbeat";
 import { Lifecycle, type WorkerInfo } from "./lifecycle";
 import type { MiddlewareStack } from "./middleware";
-import { encodeIdentity, newInstanceId, ownIdentity } from "./identity";
+import { beatIdentity, newInstanceId, ownIdentity } from "./identity";
 import { JobGuard } from "./job-guard";
 import { Manager } from "./manager";
 import { keepUnsent, recordKept } from "./outcomes";
@@ -93,7 +93,7 @@ export class Launcher {
     this.heartbeat = new Heartbeat(this.ctx, conn, this.ids, identity, (r) => this.reaper.reap(r.beats, r.nowMs), (e) => this.failed(e));
     // Issue #14: beats go on from a thread while a job blocks the event loop; what job code does to the process
     // (exit, abort, uncaught throws) fails that job instead of ending the worker.
-    this.pulse = new Pulse(this.ctx, this.ids, `${encodeIdentity(identity)}|${config.deadAfterMs}`);
+    this.pulse = new Pulse(this.ctx, this.ids, beatIdentity(identity, config.deadAfterMs));
     this.guard = new JobGuard(config.log, this.pulse);
     const runner = new Runner({ registry, useNumber: config.useNumber, jobTimeoutMs: config.jobTimeoutMs, log: config.log, guard: this.guard, middleware: extras.middleware, observer: extras.observer, retrier: new Retrier(this.ctx, conn) });
     this.manager = new Manager(this.ctx, this.conns, this.ids, runner, { complete: () => this.stop("graceful"), fatal: (e) => this.failed(e) });
