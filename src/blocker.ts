@@ -7,8 +7,8 @@
 // queue into the slot's state atomically, in the same hop, and starts as soon as the reply arrives.
 // If this process freezes or dies meanwhile, nothing is lost: a job is in its queue or in a worker state,
 // which the pickup writes only while this process is registered (so a reaped process takes nothing). The wait
-// is bounded by blockMs (manager.ts): long, so renewals stay rare (each costs three commands), and shorter than
-// the time after which its owner could be reaped.
+// is bounded by blockMs (manager.ts): long, so renewals stay rare (each costs three commands), and short enough
+// that a connection that died silently is replaced within about two --dead-after.
 // A follower (manager.ts took) is the same wait on a queue past those, the one that had a job most recently:
 // follow() moves it to another queue by replacing its connection, which ends the old wait at once.
 import type { WorkerContext } from "./context";
@@ -185,7 +185,7 @@ export class Blocker {
 
   /**
    * The lanes have more jobs than free slots (issue #14): a wait holding a lent slot gives it back now rather
-   * than at the end of its wait (38 s by default). CLIENT UNBLOCK ends the BLMOVE as a timeout would, so the
+   * than at the end of its wait (114 s by default). CLIENT UNBLOCK ends the BLMOVE as a timeout would, so the
    * pipelined pickup still runs (taking a job if its queue got one meanwhile) and the connection stays; where
    * CLIENT UNBLOCK is not allowed, the connection is replaced (cancel).
    */

@@ -15,6 +15,8 @@ import { heartbeat, type HeartbeatResult } from "./scripts";
 export class Heartbeat {
   private readonly periodic: Periodic;
   private readonly identity: string;
+  /** The minute (of our clock) whose history call succeeded: the next call waits for the next minute. */
+  private historyMinute = -1;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -35,10 +37,15 @@ export class Heartbeat {
     const { proc, config } = this.ctx;
     const now = config.clock.now();
     const input = { proc, ids: this.ids, heartbeatAt: heartbeatAt(now), startedAt: startedAt(now), identity: this.identity };
+    const minute = Math.floor(now.getTime() / 60_000);
     return this.conn.run((c) => {
-      // The dashboard's per-minute history (history.ts): one more command per beat, pipelined with it; only
-      // statistics, so its failure is not the heartbeat's.
-      recordMinute(c, config.keys).catch(() => {});
+      // The dashboard's per-minute history (history.ts): once per minute of our clock, pipelined with a beat
+      // (every beat would triple an idle worker's cost of it); the script records by Redis's clock, so a skewed
+      // host still records each Redis minute once. Only statistics: its failure is not the heartbeat's, and the
+      // next beat tries again.
+      if (minute !== this.historyMinute) {
+        recordMinute(c, config.keys).then(() => (this.historyMinute = minute), () => {});
+      }
       return heartbeat(c, config.keys, input);
     }, "heartbeat");
   }

@@ -32,11 +32,14 @@ export const FOLLOW_KEEP_MS = 2000;
 const BAD_QUEUE_PAUSE_MS = 60_000;
 
 /**
- * How long a blocker's wait lasts: a wait sent just before this process stopped beating ends before anyone may
- * reap it (--dead-after after its last beat, at most one heartbeat before the wait was sent), with 5 % to spare.
+ * How long a blocker's wait lasts: 95 % of twice --dead-after (114 s by default). Nothing needs it to end
+ * before its owner could be reaped: its pickup takes a job only while the process is registered, so a wait that
+ * outlives a frozen owner's reaping takes nothing (test `frozen`). Its length bounds how long a connection that
+ * died silently goes unnoticed, against what each renewal costs (three commands) in an idle worker's budget of
+ * one command a second, which the promoter shares (#17).
  */
-export function blockMs(config: { deadAfterMs: number; heartbeatMs: number }): number {
-  return Math.max(50, Math.floor((config.deadAfterMs - config.heartbeatMs) * 0.95));
+export function blockMs(config: { deadAfterMs: number }): number {
+  return Math.max(50, Math.floor(config.deadAfterMs * 2 * 0.95));
 }
 
 export interface ManagerEvents {

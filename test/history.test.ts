@@ -8,6 +8,7 @@ import { BadKeyError } from "../src/scripts";
 import { parseUri } from "../src/uri";
 import { startDashboard } from "../src/web/server";
 import { isolateKeys, REDIS_URL, waitFor } from "./helpers/redis";
+import { registryWith, startWorker } from "./helpers/in-process";
 import { spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
@@ -66,6 +67,26 @@ describe("recordMinute (history-3.lua)", () => {
 });
 
 describe("who records it", () => {
+  test("a worker's heartbeat calls the recorder once per minute of its clock, not once per beat (idle traffic, #17)", async () => {
+    let nowMs = Date.UTC(2026, 11, 2, 12, 0, 5);
+    const w = startWorker(registryWith({}), { queues: ["h"], namespace: ns, heartbeatInterval: 0.1, promote: false }, undefined, { now: () => new Date(nowMs) });
+    try {
+      await waitFor(async () => (await c.send("HLEN", [keys.history])) === 1, 5000, "the first beat's record");
+      // Gone from Redis, the same minute on our clock: later beats (20 in 2 s) do not call the recorder again.
+      await c.send("DEL", [keys.history]);
+      const beats = async () => Math.max(...Object.values((await c.send("HGETALL", [keys.beats])) as Record<string, string>).map((v) => Number(v.split("|")[0])));
+      const first = await beats();
+      await waitFor(async () => (await beats()) > first + 1500, 5000, "1.5 s of beats");
+      expect(await c.send("EXISTS", [keys.history])).toBe(0);
+      // Our clock's next minute: the next beat records (Redis's minute, which nobody recorded since the DEL).
+      nowMs += 60_000;
+      await waitFor(async () => (await c.send("HLEN", [keys.history])) === 1, 5000, "the next minute's record");
+    } finally {
+      w.launcher.stop();
+      await w.done;
+    }
+  });
+
   test("a real worker's heartbeat records the minute; a dashboard started afterwards charts what is in Redis", async () => {
     await c.send("SET", [keys.processed, "5"]);
     const w = spawnWorker(["--queues=h", `--namespace=${ns}`, `--uri=${REDIS_URL}`]);

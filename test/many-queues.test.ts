@@ -361,8 +361,8 @@ describe("on a private redis-server", () => {
     test("a follower whose queue has had no job for a whole wait stops: connections and idle traffic go back to the bound without followers", async () => {
       await c.send("SADD", [`${ns}queues`, ...padded]);
       await c.rpush(`${ns}queue:q0500`, J("first"));
-      // waits of (2 - 0.5) * 0.95 = 1.4 s (manager.ts blockMs)
-      const w = recording({ uri: server.url, namespace: ns, queues: ["*"], interval: 60, keyspaceNotifications: "off", heartbeatInterval: 0.5, deadAfter: 2 });
+      // waits of 2 * 0.75 * 0.95 = 1.4 s (manager.ts blockMs)
+      const w = recording({ uri: server.url, namespace: ns, queues: ["*"], interval: 60, keyspaceNotifications: "off", heartbeatInterval: 0.25, deadAfter: 0.75 });
       try {
         await waitFor(() => w.ran.length === 1, 5000, "the first job");
         await waitFor(async () => (await blocked(c)) === 3 + 1, 5000, "the follower's wait");
