@@ -206,7 +206,11 @@ export class Lane {
       return;
     }
     this.running = true;
-    queueMicrotask(() => void this.loop());
+    // After the current batch of timers and I/O, not in a microtask: jobs whose timers fire in the same tick
+    // (started by one reply, so they end together) all get into one call, instead of the first one's ack
+    // going alone and the rest waiting a round trip for it (#14: 1,000 slots of 50 ms jobs, 88-90 % -> 91-93 %
+    // of the ideal rate).
+    setImmediate(() => void this.loop());
   }
 
   private start(slot: Slot, token: string, queue: string, notUtf8: boolean, raw: string): void {

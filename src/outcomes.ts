@@ -25,6 +25,6 @@ export async function recordKept(ctx: WorkerContext, conn: RedisConn): Promise<v
 /** A lane's call met tampered bookkeeping (lane-cycle-6.lua): said once per call, naming the keys. */
 export function reportTampering(ctx: WorkerContext, tampered: number, gone: readonly string[]): void {
   const { keys, log } = ctx.config;
-  if (tampered) log.error(`${keys.lanes(ctx.proc)}: ${tampered} finished job(s) had no valid token in its "tokens" field (the hash or the field was deleted or overwritten): acknowledged by their slots, so none runs again`);
+  if (tampered) log.error(`${keys.lanes(ctx.proc)}: ${tampered} finished job(s) had no valid token in the lanes hash (the hash or a slot's "t<slot>" field was deleted or overwritten): acknowledged by their slots, so none runs again`);
   for (const id of gone) log.warn(`${keys.worker(id)} was deleted while its job ran (Resque.remove_worker?): the job is counted as processed; the next heartbeat registers the worker again`);
 }

@@ -135,10 +135,15 @@ export interface CycleResult {
   jobs: FetchedJob[];
   /** Queues whose key holds another type than a list: skipped. */
   badQueues: string[];
-  /** Acks applied although their slot had no valid token (the lanes hash or its tokens field was tampered with). */
+  /** Acks applied although their slot had no valid token (the lanes hash or a slot's token field was tampered with). */
   tampered: number;
   /** Worker ids whose state was deleted from outside while their job ran (counted as processed all the same). */
   gone: string[];
+}
+
+/** The lanes hash's fields and values for these tokens, slot number 0 first, as the scripts write them. */
+export function tokenFields(tokens: readonly string[]): string[] {
+  return tokens.flatMap((t, slot) => [`t${slot}`, t]);
 }
 
 function pushOp(args: (string | number)[], op: SlotOp): void {

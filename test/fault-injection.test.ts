@@ -19,6 +19,13 @@
 // (release-5.lua): requeued by hand, as an operator would. An evicting server (allkeys-lru under memory
 // pressure) loses jobs, and the test's own counts with them, so it has a test of its own below, seeded the same.
 //
+// Issue #17: delayed items written as Ruby's resque-scheduler writes them (the bucket, the schedule zset, the
+// timestamps set, in one step) arrive in bursts due 1-4 s later; every worker process runs its promoter (the
+// default), so the faults above kill, freeze and restart promoters, the master lock's holder among them, and
+// restart and freeze Redis under them. A delayed item is one more place a job can be in: the snapshots check
+// that promotion never puts one in two places or loses it, and every delayed job runs like the others (one
+// promoted into a planted queue key is a Bunworker::BadQueueKey failure, requeued by hand as an operator would).
+//
 // Replay a failure with FAULT_SEED=<the seed printed> bun test test/fault-injection.test.ts
 import { afterAll, expect, test } from "bun:test";
 import { RedisClient } from "bun";
@@ -141,15 +148,25 @@ for _, k in ipairs(redis.call('KEYS', ns .. 'worker:*')) do
   end
 end
 if redis.call('TYPE', ns .. 'failed').ok == 'list' then failed = redis.call('LRANGE', ns .. 'failed', 0, -1) end
+local delayed, schedule = {}, ns .. 'delayed_queue_schedule'
+if redis.call('TYPE', schedule).ok == 'zset' then
+  for _, ts in ipairs(redis.call('ZRANGE', schedule, 0, -1)) do
+    local bucket = ns .. 'delayed:' .. ts
+    if redis.call('TYPE', bucket).ok == 'list' then
+      for _, v in ipairs(redis.call('LRANGE', bucket, 0, -1)) do delayed[#delayed + 1] = ts delayed[#delayed + 1] = v end
+    end
+  end
+end
 for _, k in ipairs(redis.call('KEYS', ns .. 'stat:*')) do
   if redis.call('TYPE', k).ok == 'string' then stats[#stats + 1] = k stats[#stats + 1] = redis.call('GET', k) end
 end
 local registered = redis.call('SMEMBERS', ns .. 'workers')
+local lock = redis.call('GET', ns .. ns .. 'resque_scheduler_master_lock') or ''
 for _, p in ipairs(redis.call('HKEYS', ns .. 'bunworker:beats')) do registered[#registered + 1] = p end
-return { queued, states, failed, redis.call('HGETALL', ns .. 'test:runs'), redis.call('SMEMBERS', ns .. 'test:pushed'), stats, registered }`;
+return { queued, states, failed, redis.call('HGETALL', ns .. 'test:runs'), redis.call('SMEMBERS', ns .. 'test:pushed'), stats, registered, delayed, lock }`;
 
 interface Snapshot {
-  /** job id -> where it is: "queue:fa", "state:<key>", "failed" */
+  /** job id -> where it is: "queue:fa", "state:<key>", "failed", "delayed:<ts>" */
   places: Map<string, string[]>;
   runs: Map<string, number>;
   pushed: Set<string>;
@@ -157,6 +174,8 @@ interface Snapshot {
   failed: string[];
   /** Worker ids and process keys registered ("host:pid:..."). */
   registered: string[];
+  /** resque-scheduler's master lock's value ("" when free). */
+  lockHolder: string;
 }
 
 const jobId = (payload: unknown): string => String((payload as { args?: unknown[] })?.args?.[0] ?? "?");
@@ -172,10 +191,11 @@ function hashOf(v: unknown): [string, string][] {
 }
 
 async function snapshot(c: RedisClient): Promise<Snapshot> {
-  const [queued, states, failed, runs, pushed, stats, registered] = (await evalScript(c, SNAPSHOT, [], [NS, ...ALL_QUEUES])) as unknown[][];
+  const [queued, states, failed, runs, pushed, stats, registered, delayed, lock] = (await evalScript(c, SNAPSHOT, [], [NS, ...ALL_QUEUES])) as unknown[][];
   const places = new Map<string, string[]>();
   const at = (id: string, where: string) => places.set(id, [...(places.get(id) ?? []), where]);
   for (const [q, raw] of pairs(queued as unknown[])) at(jobId(JSON.parse(raw)), `queue:${q}`);
+  for (const [ts, raw] of pairs(delayed as unknown[])) at(jobId(JSON.parse(raw)), `delayed:${ts}`);
   for (const [k, v] of pairs(states as unknown[])) {
     try {
       at(jobId(JSON.parse(v).payload), `state:${k}`);
@@ -191,6 +211,7 @@ async function snapshot(c: RedisClient): Promise<Snapshot> {
     stats: new Map(hashOf(stats)),
     failed: (failed as unknown[]).map(String),
     registered: (registered as unknown[]).map(String),
+    lockHolder: String(lock),
   };
 }
 
@@ -327,6 +348,37 @@ function pushPlan(rng: Rng): PushStep[] {
   return steps;
 }
 
+/** Delayed items (#17), written as Ruby's delayed_push writes them, due `dueIn` seconds after the write. */
+interface DelayedStep extends PushStep {
+  dueIn: number;
+}
+
+function delayedPlan(rng: Rng): DelayedStep[] {
+  const steps: DelayedStep[] = [];
+  let n = 0;
+  for (let t = rng.between(200, 1500); t < PUSH_MS; t += rng.between(800, 2500)) {
+    steps.push({ at: Math.round(t), queue: rng.pick(QUEUES), dueIn: rng.int(1, 4), jobs: Array.from({ length: rng.int(5, 60) }, () => ({ id: `delayed-${n++}`, ms: rng.int(0, 25) })) });
+  }
+  return steps;
+}
+
+// resque-scheduler's delayed_push (reference 1.1): RPUSH delayed:<ts>, SADD timestamps:<item>, ZADD
+// delayed_queue_schedule, with <ts> the Redis clock plus ARGV[2] seconds; each item once (SADD test:pushed).
+const DELAYED_PUSH = `
+local ns = ARGV[1]
+local due = tonumber(redis.call('TIME')[1]) + tonumber(ARGV[2])
+local n = 0
+for i = 3, #ARGV, 2 do
+  if redis.call('SADD', ns .. 'test:pushed', ARGV[i]) == 1 then
+    local item = ARGV[i + 1]
+    redis.call('RPUSH', ns .. 'delayed:' .. due, item)
+    redis.call('SADD', ns .. 'timestamps:' .. item, 'delayed:' .. due)
+    redis.call('ZADD', ns .. 'delayed_queue_schedule', due, due)
+    n = n + 1
+  end
+end
+return n`;
+
 // ---------------------------------------------------------------------------------------------------------
 
 let units: Unit[] = [];
@@ -371,8 +423,11 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
     return [[f, { id, cls, queue: QUEUES[Math.floor(f.pick * QUEUES.length)] as string, payload: JSON.stringify({ class: cls, args }) }]];
   }));
   const exiting = [...faultJobs.values()].filter((j) => j.cls in EXCEPTION);
-  const jobsTotal = total + faultJobs.size;
-  console.log(`fault-injection: ${total} jobs in ${pushes.length} pushes and ${faultJobs.size} from job faults (${[...faultJobs.values()].map((j) => j.payload).join(", ")}); fleet ${JSON.stringify(fleet)}; keyspace notifications ${notifications ? "on" : "off"}; schedule: ${faults.map((f) => `${f.at}ms ${f.kind}${f.kind === "plant-stats" ? `(${f.statKey})` : ""}${/freeze|plant|redis/.test(f.kind) ? ` ${f.holdMs}ms` : ""}${f.kind === "freeze-long" ? (f.thenKill ? " then KILL" : " then CONT") : ""}`).join(", ")}`);
+  // A stream of its own, so the schedule and pushes above are the same as without delayed items.
+  const delayedSteps = delayedPlan(mulberry32(SEED ^ 0x17));
+  const delayedTotal = delayedSteps.reduce((n, s) => n + s.jobs.length, 0);
+  const jobsTotal = total + faultJobs.size + delayedTotal;
+  console.log(`fault-injection: ${total} jobs in ${pushes.length} pushes, ${delayedTotal} delayed items in ${delayedSteps.length} Ruby-shaped writes and ${faultJobs.size} from job faults (${[...faultJobs.values()].map((j) => j.payload).join(", ")}); fleet ${JSON.stringify(fleet)}; keyspace notifications ${notifications ? "on" : "off"}; schedule: ${faults.map((f) => `${f.at}ms ${f.kind}${f.kind === "plant-stats" ? `(${f.statKey})` : ""}${/freeze|plant|redis/.test(f.kind) ? ` ${f.holdMs}ms` : ""}${f.kind === "freeze-long" ? (f.thenKill ? " then KILL" : " then CONT") : ""}`).join(", ")}`);
 
   redis = await startRedis({ appendonly: true, extra: notifications ? ["--notify-keyspace-events", "El"] : [] });
   const r = redis;
@@ -417,9 +472,21 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
     }
   })();
 
+  // -- the delayed items (#17): due 1-4 s after their write, promoted by whichever process holds the lock
+  const delayedPusher = (async () => {
+    for (const [i, step] of delayedSteps.entries()) {
+      await sleep(step.at - elapsed());
+      const args = step.jobs.flatMap((j) => [j.id, JSON.stringify({ class: "Count", args: [j.id, j.ms], queue: step.queue })]);
+      await always((c) => evalScript(c, DELAYED_PUSH, [], [NS, step.dueIn, ...args]), `delayed write ${i}`, 60_000);
+      pushed += step.jobs.length;
+    }
+  })();
+
   // -- the monitor: atomic snapshots while everything runs
   let monitoring = true;
   let snapshots = 0;
+  /** Every process seen holding the master lock: more than one means the faults made it change hands. */
+  const lockHolders = new Set<string>();
   // A process stays registered after its death only until some live worker's next heartbeat: at most a few
   // seconds of normal operation (time with Redis away or a counter broken, when nobody can reap, not counted).
   const deadFor = new Map<string, number>();
@@ -431,6 +498,7 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
       try {
         const s = await once(snapshot, 3000);
         snapshots++;
+        if (s.lockHolder) lockHolders.add(s.lockHolder);
         for (const u of units.filter((u) => u.supervisor)) for (const pid of u.workerPids()) grandchildren.add(pid);
         for (const [id, where] of s.places) if (where.length > 1) note(`${elapsed()} ms: ${id} is in ${where.length} places: ${where.join(", ")}`);
         for (const id of s.pushed) if (!s.places.has(id) && !(s.runs.get(id) ?? 0)) note(`${elapsed()} ms: ${id} was pushed, has not run, and is nowhere (lost)`);
@@ -600,13 +668,14 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
         break;
       }
       case "tamper-lanes": {
-        // Issue #14: a lanes hash's tokens field overwritten or deleted, or the whole hash deleted, under load:
+        // Issue #14: a lanes hash's token fields ("t<slot>") overwritten or deleted, or the whole hash deleted, under load:
         // the acks apply by slot (logged), nothing runs twice (no duplicate bound added).
         const lanes = (await always((c) => c.keys(`${NS}bunworker:lanes:*`), "list lanes hashes")) as string[];
         const key = lanes[Math.floor(f.pick * lanes.length)];
         if (!key) break;
         const how = f.holdMs % 3;
-        const script = how === 0 ? "redis.call('HSET', KEYS[1], 'tokens', 'tampered,by,the,test') return 1" : how === 1 ? "redis.call('HDEL', KEYS[1], 'tokens') return 1" : "redis.call('DEL', KEYS[1]) return 1";
+        const each = (cmd: string) => `for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do if string.match(f, '^t%d+$') then redis.call(${cmd}) end end return 1`;
+        const script = how === 0 ? each("'HSET', KEYS[1], f, 'tampered'") : how === 1 ? each("'HDEL', KEYS[1], f") : "redis.call('DEL', KEYS[1]) return 1";
         await always((c) => evalScript(c, script, [key], []), "tamper with a lanes hash");
         log(`${key}: ${["tokens overwritten", "tokens deleted", "deleted"][how]}`);
         break;
@@ -634,6 +703,7 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
   for (const pid of frozen) signal(pid, "SIGCONT");
   frozen.clear();
   await timed(pusher, 60_000, "the pusher");
+  await timed(delayedPusher, 60_000, "the delayed writer");
   log(`healed; ${pushed} jobs pushed`);
   expect(pushed).toBe(jobsTotal);
 
@@ -645,12 +715,21 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
     const entries = (await always((c) => c.lrange(`${NS}failed`, 0, -1), "read failed")) as string[];
     for (const e of entries) {
       const entry = JSON.parse(e) as { exception: string; queue: string; payload: unknown };
-      if (entry.exception !== "Bunworker::RequeueFailed" && entry.exception !== "Bunworker::CrashedWorker") continue;
-      const moved = await always((c) => evalScript(c, "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) return 1 end return 0", [`${NS}failed`, `${NS}queue:${entry.queue}`], [e, JSON.stringify(entry.payload)]), "requeue by hand");
+      // A delayed item promoted into a planted queue key keeps its bytes, `queue` included (promote-4.lua).
+      const badQueue = entry.exception === "Bunworker::BadQueueKey";
+      if (entry.exception !== "Bunworker::RequeueFailed" && entry.exception !== "Bunworker::CrashedWorker" && !badQueue) continue;
+      const item = entry.payload as { class: string; args: unknown[]; queue: string };
+      const [queue, payload] = badQueue ? [item.queue, { class: item.class, args: item.args }] : [entry.queue, entry.payload];
+      const moved = await always((c) => evalScript(c, "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) return 1 end return 0", [`${NS}failed`, `${NS}queue:${queue}`], [e, JSON.stringify(payload)]), "requeue by hand");
       if (entry.exception === "Bunworker::CrashedWorker") crashedByHand += Number(moved);
       else requeuedByHand += Number(moved);
     }
   };
+  await requeueFailed();
+
+  // With every fault healed, the lock's holder (or a process that took over from a dead one) promotes every
+  // delayed item: all were due by the end of the schedule.
+  await waitFor(async () => Number(await once((c) => c.send("ZCARD", [`${NS}delayed_queue_schedule`]))) === 0, 40_000, "every delayed item to be promoted");
   await requeueFailed();
 
   // With every fault healed, no worker stays registered for a dead process (reaping takes a heartbeat or two).
@@ -716,14 +795,14 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
     // and its last line then names the outage; the reapers recover those jobs.)
     return !(x.code === 1 && (x.brokenCounter || /cannot reach Redis/.test(x.error)));
   });
-  const [procs, beats, ids, own, heartbeats, leftKeys] = await once((c) =>
-    Promise.all([c.hlen(`${NS}bunworker:processes`), c.hlen(`${NS}bunworker:beats`), c.scard(`${NS}workers`), c.keys(`${NS}bunworker:*`), c.hlen(`${NS}workers:heartbeat`), c.keys(`${NS}worker:*`)]),
+  const [procs, beats, ids, own, heartbeats, leftKeys, leftDelayed] = await once((c) =>
+    Promise.all([c.hlen(`${NS}bunworker:processes`), c.hlen(`${NS}bunworker:beats`), c.scard(`${NS}workers`), c.keys(`${NS}bunworker:*`), c.hlen(`${NS}workers:heartbeat`), c.keys(`${NS}worker:*`), c.keys(`${NS}*delayed*`).then(async (d) => [...d, ...(await c.keys(`${NS}timestamps:*`))])]),
   );
   const statValues = [...end.stats.entries()];
   console.log(
     `fault-injection seed ${SEED}: ${jobsTotal} jobs; faults ${JSON.stringify(Object.fromEntries(Object.entries(counts).filter(([k]) => !k.startsWith("planted"))))}; ` +
       `${units.reduce((n, u) => n + u.starts, 0)} unit starts, exits: ${exits.map((x) => x.signal ?? (x.code === 1 ? `1 (${/cannot reach Redis/.test(x.error) ? "Redis down at start" : x.brokenCounter ? `broken counter${/stat:/.test(x.error) ? "" : `, then "${x.error}"`}` : x.error || "?"})` : x.code)).join(", ")}; ` +
-      `${snapshots} snapshots; ${requeuedByHand} RequeueFailed and ${crashedByHand} CrashedWorker entries requeued by hand; ${reaped.size} processes reaped, none of them live and unfrozen: ${reapedLive.length === 0}; ${duplicates} duplicate runs (bound ${bound}: faults ${dupBound} + ${reaped.size} processes reaped × 4); stats ${JSON.stringify(Object.fromEntries(statValues))}`,
+      `${snapshots} snapshots; the master lock held by ${lockHolders.size} processes in turn; ${requeuedByHand} RequeueFailed and ${crashedByHand} CrashedWorker entries requeued by hand; ${reaped.size} processes reaped, none of them live and unfrozen: ${reapedLive.length === 0}; ${duplicates} duplicate runs (bound ${bound}: faults ${dupBound} + ${reaped.size} processes reaped × 4); stats ${JSON.stringify(Object.fromEntries(statValues))}`,
   );
 
   expect(violations).toEqual([]);
@@ -744,9 +823,10 @@ test(`randomized faults (seed ${SEED}): every job runs, nothing is lost, stuck, 
   expect({ procs, beats, ids, heartbeats }).toEqual({ procs: 0, beats: 0, ids: 0, heartbeats: 0 });
   expect(own).toEqual([]);
   expect(leftKeys).toEqual([]);
+  expect(leftDelayed).toEqual([]);
   await r.stop();
   redis = undefined;
-}, 115_000);
+}, 160_000);
 
 // Issue #14: an evicting server, seeded the same way. A private Redis with a small maxmemory and
 // maxmemory-policy allkeys-lru (a common managed-Redis default); two workers of a mixed fleet; a pusher adds

@@ -1,7 +1,8 @@
-// Issue #16, point 7: another Bun project installs the packed tarball (`npm pack`, then `bun add --offline
-// ./bunworker-x.tgz`: citty and consola come from Bun's cache), type-checks `import { defineJob, work } from
-// "bunworker"` with tsc (a @ts-expect-error line proves the types are the real ones, not `any`), and runs a
-// job from it against real Redis. `npm pack --dry-run` lists only what a user needs.
+// Issue #16, point 7: another Bun project installs the packed tarball (`npm pack`, then `bun add --prefer-offline
+// ./bunworker-x.tgz`: its dependencies come from Bun's cache, or from the registry where the cache holds no
+// manifests, as on a fresh CI machine), type-checks `import { defineJob, work } from "bunworker"` with tsc
+// (a line marked ts-expect-error proves the types are the real ones, not `any`), and runs a job from it against
+// real Redis. `npm pack --dry-run` lists only what a user needs.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,7 +40,7 @@ test("a project that installs the tarball type-checks against it and runs one of
   const app = join(dir, "app");
   run(["mkdir", "-p", app], dir);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
-  const added = run([process.execPath, "add", "--offline", `../${tarball}`], app);
+  const added = run([process.execPath, "add", "--prefer-offline", `../${tarball}`], app);
   expect(added).toMatchObject({ code: 0 });
   writeFileSync(
     join(app, "worker.ts"),

@@ -84,7 +84,7 @@ describe("lane-cycle-6.lua", () => {
     call = 0;
     await c.hset(k.beats, proc, "1");
     await c.set(k.worker("w:0"), state("q", J));
-    await c.hset(k.lanes(proc), "tokens", "t0");
+    await c.hset(k.lanes(proc), "t0", "t0");
     await c.send("RPUSH", [k.queue("q"), J]);
   });
   const ack: SlotOp = { kind: "ack", id: "w:0", slot: 0, token: "t0", outcome: "fail", failure: { exception: "E", error: "m", backtrace: [] }, queue: "q", raw: J };

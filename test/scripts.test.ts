@@ -88,7 +88,7 @@ describe("lane-cycle-6.lua", () => {
     // As if Redis failed over to a replica that missed the ack of J1 and the fetch of J2 into the same slot...
     const other = `{"queue":"q","run_at":"2026-11-27T10:00:00Z","payload":${J2}}`;
     await c.set(k.worker("w:0"), other);
-    await c.hset(k.lanes(proc), "tokens", "7");
+    await c.hset(k.lanes(proc), "t0", "7");
     // ...the worker acknowledges J1 (its token is the first call's): J2 must stay, uncounted...
     expect(await cycle([ack("w:0")], [], [])).toEqual([0, 0]);
     expect(await c.get(k.worker("w:0"))).toBe(other);

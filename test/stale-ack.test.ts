@@ -97,9 +97,9 @@ test("an ack delayed past a reap must not delete the state of the next job anoth
       }),
   });
   const acks = holdAcks();
-  // One lane of two slots; two queues, so two blockers, whose waits end every second (--dead-after / 2). A lane
+  // One lane of two slots; two queues, so two blockers, whose waits end every 1.9 s (manager.ts blockMs). A lane
   // lends a slot only while it keeps another free one, so one blocker waits with slot 0, the other without.
-  const w = startWorker(registry, { namespace: ns, queues: ["sa", "sb"], concurrency: 2, connections: 1, heartbeatInterval: 0.1, deadAfter: 2, commandTimeout: 5, shutdownTimeout: 0.2, interval: 60 });
+  const w = startWorker(registry, { namespace: ns, queues: ["sa", "sb"], concurrency: 2, connections: 1, heartbeatInterval: 0.1, deadAfter: 1, commandTimeout: 5, shutdownTimeout: 0.2, interval: 60 });
   const keys = makeKeys(ns);
   const proc = w.launcher.ctx.proc;
   const s0 = w.launcher.ids[0] as string;

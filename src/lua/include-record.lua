@@ -22,8 +22,11 @@
     that holds another type (MGET answers nil for those, so EXISTS tells them apart).
   counter(v): v is an integer INCRBY accepts and can add to without overflow.
   many(cmd, list): one command for many arguments, below Lua's unpack limit.
-  splitTokens(s), joinTokens(t): the lanes hash's "tokens" field (comma-separated, by slot number) and back;
-    t[slot + 1] is the token of the job in slot number `slot`.
+  tokenField(slot): the lanes hash's field that holds the token of the job in slot number `slot`.
+  hmgetFrom(key, fields, out, from): HMGET of fields[from..] into out[from..] (false for a missing one), in
+    chunks below Lua's unpack limit; hsetMany(key, list): HSET of field, value, ... the same way.
+    One field per slot keeps a call's cost in tokens proportional to the slots it touches: the single
+    comma-separated field this replaced was split and joined whole, ~0.5 ms per call at 1,000 slots (#14).
 ]]
 local function jstr(s)
   return '"' .. string.gsub(s, '[%c"\\]', function(c)
@@ -108,20 +111,16 @@ end
 local function many(cmd, list)
   for from = 1, #list, 1000 do redis.call(cmd, unpack(list, from, math.min(#list, from + 999))) end
 end
-local function splitTokens(s)
-  local t, n, from = {}, 0, 1
-  if not s then return t end
-  while from <= #s + 1 do
-    local comma = string.find(s, ',', from, true) or #s + 1
-    n = n + 1
-    t[n] = string.sub(s, from, comma - 1)
-    from = comma + 1
-  end
-  return t
+local function tokenField(slot)
+  return 't' .. slot
 end
-local function joinTokens(t)
-  local n = 0
-  for k in pairs(t) do if k > n then n = k end end
-  for k = 1, n do if t[k] == nil then t[k] = '' end end
-  return table.concat(t, ',')
+local function hmgetFrom(key, fields, out, from)
+  for f = from, #fields, 1000 do
+    local got = redis.call('HMGET', key, unpack(fields, f, math.min(#fields, f + 999)))
+    for i = 1, #got do out[f + i - 1] = got[i] end
+  end
+  return out
+end
+local function hsetMany(key, list)
+  for from = 1, #list, 1000 do redis.call('HSET', key, unpack(list, from, math.min(#list, from + 999))) end
 end

@@ -9,7 +9,7 @@
   hands the jobs back instead (at least once).
   scripts.ts (keepOutcomes) alone knows this layout.
 
-  KEYS[1] this process's lanes hash (its "tokens" field; a hash that is missing or of another type means the
+  KEYS[1] this process's lanes hash (its token fields "t<slot>"; a hash that is missing or of another type means the
           tokens are unknown: the ack is trusted, as lane-cycle does)
   KEYS[2] bunworker:outcomes (a list)
   ARGV[1] prefix of worker:<id>   ARGV[2] failed_at   ARGV[3] A = acks
@@ -23,14 +23,17 @@ local lanesKey, outcomesKey = KEYS[1], KEYS[2]
 local workerPrefix, failedAt, A = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local t = redis.call('TYPE', outcomesKey).ok
 if t ~= 'list' and t ~= 'none' then return bad(outcomesKey, 'is a ' .. t .. ', not a list') end
-local known = redis.pcall('HGET', lanesKey, 'tokens')
-local tokens = splitTokens(type(known) == 'string' and known or nil)
+local fields = {}
+for k = 1, A do fields[k] = tokenField(ARGV[4 + 7 * (k - 1) + 1]) end
+-- A lanes hash of another type: every token unknown (the pcall's error is not a table of tokens).
+local okTokens, tokens = pcall(hmgetFrom, lanesKey, fields, {}, 1)
+if not okTokens then tokens = {} end
 local entries, states = {}, {}
 for k = 1, A do
   local a = 4 + 7 * (k - 1)
   local id = ARGV[a]
   local v = redis.pcall('GET', workerPrefix .. id)
-  local token = tokens[tonumber(ARGV[a + 1]) + 1]
+  local token = tokens[k] or nil
   if type(v) == 'string' and (token == ARGV[a + 2] or not (token and string.match(token, '^p?%d+$'))) then
     local queue, payload = unstate(v)
     if queue then

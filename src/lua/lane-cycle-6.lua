@@ -4,8 +4,8 @@
   as our in-flight record), never only in the worker's memory. Each call carries the lane's call number: a
   call that already ran (its reply was lost, so the lane sends it again) is not applied twice; it returns the
   jobs it had fetched, whose states this lane alone writes.
-  Every job put into a slot gets a token (kept in the lanes hash's "tokens" field, one entry per slot number,
-  written in the same step as its state), and an ack names the token of the job it acknowledges: an ack whose
+  Every job put into a slot gets a token (kept in the lanes hash's field "t<slot number>", written in the same
+  step as its state), and an ack names the token of the job it acknowledges: an ack whose
   token is not the slot's current one (after a failover to a replica that missed some writes, the slot may
   hold another job) clears nothing and counts nothing; that other job stays in the slot's state, and the
   lane's next fetch runs it. (One field for all slots: a field per slot made every call ~7 µs/job slower.)
@@ -17,8 +17,8 @@
   It fetches nothing for a process that is not registered (reaped while it was frozen): what it took would
   have no owner anyone could recover; its heartbeat registers it again within one interval.
 
-  KEYS[1] this process's lanes hash (field = lane: number of its last applied call; field "tokens": the token
-          of the job in each slot, comma-separated by slot number)
+  KEYS[1] this process's lanes hash (field = lane: number of its last applied call; field "t<slot number>":
+          the token of the job in that slot)
   KEYS[2] stat:processed     KEYS[3] stat:failed     KEYS[4] failed     KEYS[5] pause-all-workers
   KEYS[6] bunworker:beats (field = process: it is registered)
   ARGV[1] prefix of worker:<id>        ARGV[2] prefix of stat:processed:<id>   ARGV[3] prefix of stat:failed:<id>
@@ -38,7 +38,7 @@
     when it differs from the previous job's (a string; the first job always has it)], slot number (1..F, an
     integer; negative: the payload is not UTF-8), raw payload; then g worker ids whose state was gone, then the
     names of queues skipped for their type } (2 elements per job of one queue, issue #15)
-  tampered: acks applied although the slot's token was missing or not a token (the lanes hash or its "tokens"
+  tampered: acks applied although the slot's token was missing or not a token (the lanes hash or a slot's token
   field deleted or overwritten, issue #14): tokens are written in the same step as states, so a slot that holds
   a state and no token was tampered with; the ack applies (running its job again would be worse).
   gone: an ack whose slot still had the ack's token but no state: the state was deleted from outside while the
@@ -87,9 +87,12 @@ local function emit(slot, v)
   reply(slot, queue, flag, payload)
 end
 
--- One read of the lanes hash: this lane's last call number, and the token of the job in every slot.
-local known = redis.pcall('HMGET', lanesKey, lane, 'tokens')
+-- One read of the lanes hash: this lane's last call number, and the token of the job in each acked slot.
+local fields = { lane }
+for k = 1, A do fields[k + 1] = tokenField(ARGV[ackAt + ACK * (k - 1) + 1]) end
+local known = redis.pcall('HMGET', lanesKey, unpack(fields, 1, math.min(#fields, 1000)))
 if known.err then return bad(lanesKey, 'is not a hash') end
+if #fields > 1000 then hmgetFrom(lanesKey, fields, known, 1001) end
 local last = known[1]
 if last == call then
   -- Rewritten unchanged, so that a WAIT on the connection that resent the call covers the first one (replicas.ts).
@@ -157,7 +160,7 @@ for j = 1, nkeys do
   view[keys[j]] = v
   before[keys[j]] = v
 end
-local tokens = splitTokens(known[2])
+local newTokens = { lane, call }
 -- Check what this call will use, before its first write: which acks apply (the slot holds a state with the
 -- ack's token), the counters they bump, the states a failure entry or a replayed fill must decode.
 local applies, cleared = {}, {}
@@ -168,7 +171,7 @@ for k = 1, A do
   local a = ackAt + ACK * (k - 1)
   local stateKey = ackState[k]
   if ackFailed[k] then extra[k] = extraAt extraAt = extraAt + 2 end
-  local token = tokens[tonumber(ARGV[a + 1]) + 1]
+  local token = known[k + 1] or nil
   local match = token == ARGV[a + 2]
   if view[stateKey] then
     -- Checked only on a mismatch, so the common case costs nothing more.
@@ -213,7 +216,6 @@ if R > 0 then
 end
 
 -- Checked: from here on nothing can fail.
-local tokensChanged = false
 local heads = {}
 -- INCRBY with a string increment: Redis does the arithmetic, and Lua never formats a number (printf).
 local function bump(key)
@@ -261,8 +263,7 @@ local function finish()
   end
   many('MSET', set)
   many('DEL', del)
-  if tokensChanged then rcall('HSET', lanesKey, lane, call, 'tokens', joinTokens(tokens))
-  else rcall('HSET', lanesKey, lane, call) end
+  hsetMany(lanesKey, newTokens)
   return out
 end
 -- A call that fetches nothing returns after finish(); the ids of gone states go after its (empty) groups.
@@ -324,8 +325,8 @@ for slot = 1, F do
     reply(slot, pq[p], flag, popped[p])
   end
   if view[key] then
-    tokens[tonumber(ARGV[fillAt + FILL * (slot - 1) + 1]) + 1] = call
-    tokensChanged = true
+    newTokens[#newTokens + 1] = tokenField(ARGV[fillAt + FILL * (slot - 1) + 1])
+    newTokens[#newTokens + 1] = call
   end
 end
 done()

@@ -31,13 +31,11 @@ if type(registered) == 'table' and registered.err then return bad(beatsKey, 'is 
 if registered == 0 then return { 'skip' } end
 local pause = redis.pcall('GET', pauseKey)
 if pauseSet(pause) then return { 'skip' } end
-local tokens = redis.pcall('HGET', lanesKey, 'tokens')
-if type(tokens) == 'table' and tokens.err then return bad(lanesKey, 'is not a hash') end
-tokens = splitTokens(tokens or nil)
+local lanesOk = redis.pcall('HEXISTS', lanesKey, tokenField(slotNo))
+if type(lanesOk) == 'table' and lanesOk.err then return bad(lanesKey, 'is not a hash') end
 local raw = redis.pcall('LPOP', queueKey)
 if type(raw) ~= 'string' then return { 'skip' } end
 local state, flag = newState(queue, runAt, raw)
 redis.call('SET', stateKey, state)
-tokens[slotNo + 1] = token
-redis.call('HSET', lanesKey, 'tokens', joinTokens(tokens))
+redis.call('HSET', lanesKey, tokenField(slotNo), token)
 return { flag, raw, redis.call('EXISTS', queueKey) }
