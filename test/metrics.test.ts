@@ -9,7 +9,7 @@ import { parseListen } from "../src/operator";
 import { RedisConn } from "../src/redis";
 import { parseUri } from "../src/uri";
 import { startDashboard } from "../src/web/server";
-import { freePort, isolate, REDIS_URL, waitFor } from "./helpers/redis";
+import { freePort, freePortRun, isolate, REDIS_URL, waitFor } from "./helpers/redis";
 import { MAIN_WORKER, spawnWorker } from "./helpers/worker-process";
 
 let c: RedisClient;
@@ -83,7 +83,7 @@ describe("a worker's --metrics-port", () => {
   });
 
   test("with --processes=2 each child serves its own jobs' metrics, on the port and the port + 1", async () => {
-    const port = await freePort();
+    const port = await freePortRun(2);
     await c.send("RPUSH", [`${ns}queue:p`, ...Array.from({ length: 40 }, () => '{"class":"Noop","args":[]}')]);
     const w = spawnWorker(["--queues=p", `--namespace=${ns}`, `--uri=${REDIS_URL}`, `--metrics-port=${port}`, "--processes=2"]);
     try {

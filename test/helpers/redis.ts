@@ -3,10 +3,33 @@
 // restart, freeze it or need persistence.
 import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import { RedisClient } from "bun";
+import { createServer, type Server } from "node:net";
 import { makeKeys, type Keys } from "../../src/keys";
-import { startPrivateRedis, type PrivateRedis } from "../../src/private-redis";
+import { freePort, startPrivateRedis, type PrivateRedis } from "../../src/private-redis";
 
 export { freePort, type PrivateRedis } from "../../src/private-redis";
+
+/** A free port whose next `count - 1` ports are free too (a --processes=N child n listens on port + n - 1);
+ * a single free port's neighbour is often another test's server or an ephemeral client port. */
+export async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort();
+    if (base + count - 1 > 65535) continue;
+    const held: Server[] = [];
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) {
+      const srv = createServer();
+      ok = await new Promise<boolean>((resolve) => {
+        srv.once("error", () => resolve(false));
+        srv.listen(base + i, "127.0.0.1", () => resolve(true));
+      });
+      if (ok) held.push(srv);
+    }
+    await Promise.all(held.map((srv) => new Promise((resolve) => srv.close(resolve))));
+    if (ok) return base;
+  }
+  throw new Error(`no run of ${count} free ports on 127.0.0.1 after 50 tries`);
+}
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
