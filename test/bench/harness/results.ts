@@ -78,7 +78,7 @@ function other(r: Result): string {
   if (r.scenario.startsWith("processes")) return `${fmt(r.jobs_per_s_processing)} jobs/s first→last job${r.speedup_vs_1 !== undefined ? `, ×${fmt(r.speedup_vs_1)}` : ""}${r.exited_by_itself === false ? ", did not exit by itself" : ""}`;
   if (r.scenario === "delayed:lateness") return `${fmt(r.missed)} missed, max ${fmt(r.max_ms)} ms, --interval=${fmt(r.interval_s)}`;
   if (r.scenario === "delayed:promote") return `due items promoted per second`;
-  if (r.scenario === "slots") return `--concurrency=${fmt(r.concurrency)}: ${fmt(((r.of_bound as number) ?? NaN) * 100, 1)} % of the ${fmt(r.bound_jobs_per_s)}/s bound`;
+  if (r.scenario === "slots") return `--concurrency=${fmt(r.concurrency)}: ${fmt(((r.of_bound as number) ?? NaN) * 100, 1)} % of the ${fmt(r.bound_jobs_per_s)}/s bound (steady, 10→90 % of the jobs: ${fmt(((r.of_bound_steady as number) ?? NaN) * 100, 1)} %)`;
   if (r.scenario === "enqueue") return `redis-benchmark LPUSH -P 100: ${fmt(r.redis_benchmark_lpush_per_s)}/s (${fmt(r.of_lpush_limit_pct, 1)} % of it)`;
   if (r.scenario.startsWith("baseline")) return `LPOP ${fmt(r.lpop_per_s)}/s un-pipelined; RTT p50: PING ${fmt(r.ping_rtt_p50_ms, 3)} ms, EVALSHA ${fmt(r.evalsha_rtt_p50_ms, 3)} ms, two hops ${fmt(r.two_hop_p50_ms, 3)} ms`;
   if (r.scenario === "cycle") return `${fmt(r.script_usec_per_call)} µs/script call, ${fmt(r.script_usec_per_job)} µs/job in the script; fleet ceiling ${fmt(r.fleet_ceiling_jobs_per_s)} jobs/s per Redis core`;

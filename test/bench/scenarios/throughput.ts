@@ -51,10 +51,20 @@ async function waitFirstJob(redis: BenchRedis, w: Worker, spec: RunSpec, deadlin
   return null;
 }
 
+/** When stat:processed first reached 10 % and 90 % of the jobs: the steady rate between them leaves out the
+ * ramp (slots filling) and the last wave, which a run of a few waves (1,000 slots × 30 jobs) feels. */
+interface Marks {
+  at10: number | null;
+  at90: number | null;
+}
+
 /** Last job processed: Resque's stat:processed reached the job count (polled every 2 ms), or the worker exited. */
-async function waitLastJob(redis: BenchRedis, w: Worker, spec: RunSpec, deadline: number): Promise<number | null> {
+async function waitLastJob(redis: BenchRedis, w: Worker, spec: RunSpec, deadline: number, marks: Marks): Promise<number | null> {
   while (w.exitedAt === null && Date.now() < deadline) {
-    if ((await processedCount(redis)) >= spec.jobs) return epochMs();
+    const n = await processedCount(redis);
+    if (marks.at10 === null && n >= spec.jobs * 0.1) marks.at10 = epochMs();
+    if (marks.at90 === null && n >= spec.jobs * 0.9) marks.at90 = epochMs();
+    if (n >= spec.jobs) return epochMs();
     await within(w.exited, 2);
   }
   return null;
@@ -79,15 +89,18 @@ interface Run {
   firstAt: number;
   doneAt: number;
   exitedByItself: boolean;
+  marks: Marks;
   d: Delta;
   mem: MemoryPeak;
 }
 
-function timingFields({ spec, w, firstAt, doneAt, exitedByItself }: Run, end: number): Record<string, unknown> {
+function timingFields({ spec, w, firstAt, doneAt, exitedByItself, marks }: Run, end: number): Record<string, unknown> {
   const seconds = (end - firstAt) / 1000;
+  const steady = marks.at10 !== null && marks.at90 !== null && marks.at90 > marks.at10 ? (spec.jobs * 0.8) / ((marks.at90 - marks.at10) / 1000) : null;
   return {
     seconds: round(seconds, 3),
     jobs_per_s: Math.round(spec.jobs / seconds),
+    steady_jobs_per_s: steady === null ? null : Math.round(steady),
     seconds_from_spawn: round((end - w.spawnedAt) / 1000, 3),
     jobs_per_s_from_spawn: Math.round(spec.jobs / ((end - w.spawnedAt) / 1000)),
     seconds_processing: round((doneAt - firstAt) / 1000, 3),
@@ -145,7 +158,8 @@ export async function throughput(h: Harness, spec: RunSpec): Promise<Result> {
   const deadline = Date.now() + spec.timeoutMs;
   try {
     const firstAt = await waitFirstJob(redis, w, spec, deadline);
-    let doneAt = await waitLastJob(redis, w, spec, deadline);
+    const marks: Marks = { at10: null, at90: null };
+    let doneAt = await waitLastJob(redis, w, spec, deadline, marks);
     const exitedByItself = await awaitExit(w, spec, deadline, doneAt);
     await within(w.exited, 1000); // its output (the exit-time VmHWM report) is read to the end
     const mem = sampler.stop(w.output());
@@ -156,7 +170,7 @@ export async function throughput(h: Harness, spec: RunSpec): Promise<Result> {
     const left = Number(await redis.cmd("LLEN", [`${NS}queue:${spec.queue}`]));
     if (doneAt === null && processed >= spec.jobs) doneAt = w.exitedAt;
     if (firstAt === null || doneAt === null) throw new Error(`${spec.scenario}: ${processed} of ${spec.jobs} jobs processed before the timeout or exit (status ${w.code}):\n${tail(w)}`);
-    return runResult(h, { spec, w, firstAt, doneAt, exitedByItself, d: delta(before, after, own), mem }, { processed, failed, left });
+    return runResult(h, { spec, w, firstAt, doneAt, exitedByItself, marks, d: delta(before, after, own), mem }, { processed, failed, left });
   } finally {
     sampler.stop("");
     if (w.exitedAt === null) await stopWorker(w, 3000);
