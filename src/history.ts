@@ -1,5 +1,5 @@
 // Processed and failed jobs per minute over the last hour, for the dashboard's charts (#18). Workers record
-// the global counters once a minute with their heartbeat (history-3.lua, one command per heartbeat); the
+// the global counters once a minute of their clock with a heartbeat (history-3.lua, one script call); the
 // dashboard records them too while it runs, and charts the differences. Survives a dashboard restart: it lives
 // in Redis, bounded to 70 minutes.
 import type { RedisClient } from "bun";
@@ -9,9 +9,9 @@ import { runScript, script } from "./scripts";
 
 const historyScript = script("history", historyLua, 3);
 
-/** Records this minute's counters unless some process did already. */
-export function recordMinute(c: RedisClient, keys: Keys): Promise<number> {
-  return runScript<number>(c, historyScript, [keys.history, keys.processed, keys.failedCount], []);
+/** Records this minute's counters unless some process did already; `trimNow`: also drop minutes beyond the bound. */
+export function recordMinute(c: RedisClient, keys: Keys, trimNow = false): Promise<number> {
+  return runScript<number>(c, historyScript, [keys.history, keys.processed, keys.failedCount], [trimNow ? "1" : "0"]);
 }
 
 export interface MinutePoint {

@@ -44,7 +44,7 @@ describe("recordMinute (history-3.lua)", () => {
     const [t] = (await c.send("TIME", [])) as [string];
     const nowMin = Math.floor(Number(t) / 60);
     await c.send("HSET", [keys.history, ...Array.from({ length: 100 }, (_, i) => [String(nowMin - 1 - i), "1|0"]).flat()]);
-    await recordMinute(c, keys);
+    await recordMinute(c, keys, true);
     const fields = Object.keys((await c.send("HGETALL", [keys.history])) as Record<string, string>).map(Number);
     expect(fields.length).toBeLessThanOrEqual(70);
     expect(Math.min(...fields)).toBeGreaterThanOrEqual(nowMin - 65);
@@ -81,6 +81,18 @@ describe("who records it", () => {
       // Our clock's next minute: the next beat records (Redis's minute, which nobody recorded since the DEL).
       nowMs += 60_000;
       await waitFor(async () => (await c.send("HLEN", [keys.history])) === 1, 5000, "the next minute's record");
+      // 100 old minutes: kept until a tenth minute of our clock (12:01 -> 12:09), then dropped (12:10).
+      const [t] = (await c.send("TIME", [])) as [string];
+      const redisMin = Math.floor(Number(t) / 60);
+      await c.send("HSET", [keys.history, ...Array.from({ length: 100 }, (_, i) => [String(redisMin - 100 - i), "1|0"]).flat()]);
+      for (let m = 2; m <= 9; m++) {
+        nowMs += 60_000;
+        await c.send("HDEL", [keys.history, String(redisMin), String(redisMin + 1)]);
+        await waitFor(async () => (await c.send("HLEN", [keys.history])) >= 101, 5000, `12:0${m}'s record`);
+        expect(await c.send("HLEN", [keys.history])).toBeLessThanOrEqual(102);
+      }
+      nowMs += 60_000;
+      await waitFor(async () => (await c.send("HLEN", [keys.history])) <= 70, 5000, "12:10's look at the bound");
     } finally {
       w.launcher.stop();
       await w.done;

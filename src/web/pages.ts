@@ -31,7 +31,7 @@ function pageNo(url: URL): number {
 const link = (ctx: PageContext, path: string, text: string) => `<a href="${esc(ctx.base + path)}">${esc(text)}</a>`;
 
 export async function overview({ c, keys, ctx, server, deadAfter }: PageInput): Promise<string> {
-  await recordMinute(c, keys).catch(() => 0);
+  await recordMinute(c, keys, true).catch(() => 0);
   const [info, queues, workers, now, delayed, lock] = await Promise.all([resqueInfo(c, keys, server), queueRows(c, keys), workerRows(c, keys, deadAfter), redisNowMs(c), delayedTotals(c, keys).catch(() => null), masterLock(c, keys)]);
   // A broken history key (wrong type) costs the charts, not the page.
   let historyError = "";
