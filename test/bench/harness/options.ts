@@ -38,9 +38,9 @@ Scenarios (in this order):
              2 × interval + 5 s) and spread (each job on a random queue, then the connections held);
              again with notify-keyspace-events El (queues:notify); and connections and
              idle commands/s of a worker on --queues=q0000,q0001,q0002 for reference (queues:3)
-  slots      --concurrency=1000, "Sleep" 50 ms jobs: 60,000 jobs (bound 20,000 jobs/s), the whole run's rate
+  slots      --concurrency=1000, "Sleep" 50 ms jobs: 200,000 jobs (bound 20,000 jobs/s), the whole run's rate
              and the steady one (10 -> 90 % of the jobs); --slots-concurrency runs it at other concurrencies
-             (jobs: 200 per slot, 60 with --quick, at most 60,000 / 10,000; bound: slots / 50 ms)
+             (jobs: 200 per slot, 60 with --quick, at most 200,000 / 10,000; bound: slots / 50 ms)
   processes  "Cpu" 2 ms jobs, 2,000 jobs, --processes=1 vs --processes=2: jobs/s and the ratio
   enqueue    one producer process writes 200,000 jobs with enqueueMany (quick: 50,000): jobs/s; beside it
              \`redis-benchmark -t lpush -P 100 -q -n <same>\` as the limit (skipped when not installed)
