@@ -1,7 +1,7 @@
 // Processed and failed jobs per minute over the last hour, for the dashboard's charts (#18). Workers record
 // the global counters once a minute of their clock with a heartbeat (history-3.lua, one script call); the
 // dashboard records them too while it runs, and charts the differences. Survives a dashboard restart: it lives
-// in Redis, bounded to 70 minutes.
+// in Redis, bounded to about 80 minutes (trimmed to 65 in every tenth minute).
 import type { RedisClient } from "bun";
 import type { Keys } from "./keys";
 import historyLua from "./lua/history-3.lua" with { type: "text" };

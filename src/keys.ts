@@ -48,7 +48,7 @@ export interface Keys {
   readonly scheduleTicks: string;
   /**
    * HASH minute since the epoch -> "<stat:processed>|<stat:failed>", the dashboard's per-minute history
-   * (history-3.lua, at most 70 fields). Fleet statistics no process owns, so outside bunworker:*, which holds
+   * (history-3.lua, at most ~80 fields). Fleet statistics no process owns, so outside bunworker:*, which holds
    * only what a process owns and releases.
    */
   readonly history: string;

@@ -16,19 +16,24 @@ export async function freePortRun(count: number): Promise<number> {
     const base = await freePort();
     if (base + count - 1 > 65535) continue;
     const held: Server[] = [];
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) {
-      const srv = createServer();
-      ok = await new Promise<boolean>((resolve) => {
-        srv.once("error", () => resolve(false));
-        srv.listen(base + i, "127.0.0.1", () => resolve(true));
-      });
-      if (ok) held.push(srv);
+    for (let port = base; port < base + count; port++) {
+      const srv = await listening(port);
+      if (!srv) break;
+      held.push(srv);
     }
     await Promise.all(held.map((srv) => new Promise((resolve) => srv.close(resolve))));
-    if (ok) return base;
+    if (held.length === count) return base;
   }
   throw new Error(`no run of ${count} free ports on 127.0.0.1 after 50 tries`);
+}
+
+/** A server listening on 127.0.0.1:port, or null when the port is taken. */
+function listening(port: number): Promise<Server | null> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(null));
+    srv.listen(port, "127.0.0.1", () => resolve(srv));
+  });
 }
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

@@ -52,7 +52,7 @@ async function waitFirstJob(redis: BenchRedis, w: Worker, spec: RunSpec, deadlin
 }
 
 /** When stat:processed first reached 10 % and 90 % of the jobs: the steady rate between them leaves out the
- * ramp (slots filling) and the last wave, which a run of a few waves (1,000 slots × 30 jobs) feels. */
+ * ramp (slots filling) and the last wave, which weigh on a run of few waves. */
 interface Marks {
   at10: number | null;
   at90: number | null;
