@@ -50,6 +50,53 @@ export function record(v: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries((v ?? {}) as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
 }
 
+/**
+ * Sentinel `i` on a free port, answering as a sentinel. A port found free can be taken by another test's server before
+ * the sentinel binds it: a sentinel that exits at start-up is started again on another port.
+ */
+async function startSentinel(dir: string, i: number, primaryPort: number, password: string, sentinelPassword: string): Promise<SentinelNode> {
+  let why = "";
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const conf = join(dir, `sentinel-${i}.conf`);
+    writeFileSync(conf, [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${dir}`,
+      `sentinel monitor ${MASTER} 127.0.0.1 ${primaryPort} 2`,
+      `sentinel down-after-milliseconds ${MASTER} 1000`,
+      `sentinel failover-timeout ${MASTER} 5000`,
+      "sentinel resolve-hostnames no",
+      ...(password ? [`sentinel auth-pass ${MASTER} ${password}`] : []),
+      // A sentinel with a password authenticates to the others with sentinel-pass.
+      ...(sentinelPassword ? [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`] : []),
+      "",
+    ].join("\n"));
+    const proc = Bun.spawn(["redis-server", conf, "--sentinel"], { stdout: "pipe", stderr: "ignore" });
+    const auth = sentinelPassword ? `:${encodeURIComponent(sentinelPassword)}@` : "";
+    const deadline = Date.now() + 5000;
+    while (proc.exitCode === null && Date.now() < deadline) {
+      const c = new RedisClient(`redis://${auth}127.0.0.1:${port}`, { autoReconnect: false, connectionTimeout: 500 });
+      try {
+        // A sentinel answers, and ours is still running: not some other server that holds the port.
+        await c.send("SENTINEL", ["MYID"]);
+        if (proc.exitCode === null) {
+          void proc.stdout.pipeTo(new WritableStream()); // its log, read so that the pipe never fills
+          return { port, proc };
+        }
+      } catch {
+        await Bun.sleep(20);
+      } finally {
+        c.close();
+      }
+    }
+    proc.kill("SIGKILL");
+    await proc.exited;
+    why = (await new Response(proc.stdout).text()).trim().split("\n").slice(-3).join(" / ");
+  }
+  throw new Error(`sentinel ${i} did not start on a free port in 5 tries (last output: ${why})`);
+}
+
 export async function startSentinels(opts: SentinelOptions = {}): Promise<SentinelSetup> {
   const password = opts.password ?? "";
   const sentinelPassword = opts.sentinelPassword ?? "";
@@ -130,36 +177,21 @@ export async function startSentinels(opts: SentinelOptions = {}): Promise<Sentin
         c.close();
       }
     })()), STARTUP_MS, "the replica to sync with the primary");
-    for (let i = 0; i < 3; i++) {
-      const port = await freePort();
-      const conf = join(dir, `sentinel-${i}.conf`);
-      writeFileSync(conf, [
-        `port ${port}`,
-        "bind 127.0.0.1",
-        `dir ${dir}`,
-        `sentinel monitor ${MASTER} 127.0.0.1 ${primary.port} 2`,
-        `sentinel down-after-milliseconds ${MASTER} 1000`,
-        `sentinel failover-timeout ${MASTER} 5000`,
-        "sentinel resolve-hostnames no",
-        ...(password ? [`sentinel auth-pass ${MASTER} ${password}`] : []),
-        // A sentinel with a password authenticates to the others with sentinel-pass.
-        ...(sentinelPassword ? [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`] : []),
-        "",
-      ].join("\n"));
-      const proc = Bun.spawn(["redis-server", conf, "--sentinel"], { stdout: "ignore", stderr: "ignore" });
-      sentinels.push({ port, proc });
-    }
+    for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(dir, i, (primary as PrivateRedis).port, password, sentinelPassword));
     // Ready when every sentinel sees the replica and both other sentinels, so that a failover can be agreed.
+    // Each check throws what is still missing, so that a timeout says which sentinel lacked what.
     await waitFor(async () => {
       for (let i = 0; i < sentinels.length; i++) {
         const c = setup.sentinel(i);
         try {
           const m = record(await c.send("SENTINEL", ["MASTER", MASTER]));
-          if (Number(m["num-slaves"]) < 1 || Number(m["num-other-sentinels"]) < 2 || m.flags !== "master") return false;
+          if (Number(m["num-slaves"]) < 1 || Number(m["num-other-sentinels"]) < 2 || m.flags !== "master") {
+            throw new Error(`sentinel ${i}: ${m["num-slaves"]} replica(s), ${m["num-other-sentinels"]} other sentinel(s), flags ${m.flags}`);
+          }
           const replicas = ((await c.send("SENTINEL", ["REPLICAS", MASTER])) as unknown[]).map(record);
-          if (!replicas.some((r) => r.flags === "slave" && r["master-link-status"] === "ok")) return false;
-        } catch {
-          return false;
+          if (!replicas.some((r) => r.flags === "slave" && r["master-link-status"] === "ok")) {
+            throw new Error(`sentinel ${i}: replicas ${JSON.stringify(replicas.map((r) => [r.flags, r["master-link-status"]]))}`);
+          }
         } finally {
           c.close();
         }
