@@ -38,14 +38,17 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-/** True once the server answers PING and has loaded its data. */
-async function ready(port: number, password: string | undefined): Promise<boolean> {
+/**
+ * True once the server answers PING and has loaded its data, and it is the process `pid`: a port found free can
+ * be taken by another server before ours binds it, and that one would answer too.
+ */
+async function ready(port: number, password: string | undefined, pid: number): Promise<boolean> {
   const auth = password === undefined ? "" : `:${encodeURIComponent(password)}@`;
   const c = new RedisClient(`redis://${auth}127.0.0.1:${port}`, { autoReconnect: false, connectionTimeout: 500 });
   try {
     const pong = await c.ping();
-    const info = (await c.send("INFO", ["persistence"])) as string;
-    return pong === "PONG" && info.includes("loading:0");
+    const info = (await c.send("INFO", ["server", "persistence"])) as string;
+    return pong === "PONG" && info.includes(`process_id:${pid}\r\n`) && info.includes("loading:0");
   } catch {
     return false;
   } finally {
@@ -55,31 +58,42 @@ async function ready(port: number, password: string | undefined): Promise<boolea
 
 const READY_TIMEOUT_MS = 10_000;
 
+/** Tries on new free ports when the one it was given is taken before redis-server binds it. */
+const PORT_TRIES = 5;
+
 export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: string[] } = {}): Promise<PrivateRedis> {
-  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), PRIVATE_REDIS_DIR_PREFIX));
   const extra = opts.extra ?? [];
   const passwordAt = extra.indexOf("--requirepass");
   const password = passwordAt >= 0 ? extra[passwordAt + 1] : undefined;
+  let port = 0;
   let proc: Subprocess | null = null;
-  const launch = async () => {
+  /** Starts redis-server on `port`: false when it exited before answering (it could not bind the port). */
+  const launch = async (): Promise<boolean> => {
+    let p: Subprocess;
     try {
-      proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
+      p = proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
         "--appendonly", opts.appendonly ? "yes" : "no", "--appendfsync", "always", ...(opts.extra ?? [])], { stdout: "ignore", stderr: "ignore" });
     } catch {
       throw new Error("redis-server is not installed (apt-get install redis-server)");
     }
     const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (let delay = 5; !(await ready(port, password)); delay = Math.min(100, delay * 2)) {
+    for (let delay = 5; !(await ready(port, password, p.pid)); delay = Math.min(100, delay * 2)) {
+      if (p.exitCode !== null || p.signalCode !== null) return false;
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within ${READY_TIMEOUT_MS} ms`);
       await Bun.sleep(delay);
     }
+    return true;
   };
   const current = () => proc as Subprocess | null;
   const server: PrivateRedis = {
-    port,
+    get port() {
+      return port;
+    },
     dir,
-    url: `redis://127.0.0.1:${port}`,
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
     get pid() {
       return current()?.pid;
     },
@@ -92,7 +106,9 @@ export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: st
     },
     freeze: () => current()?.kill("SIGSTOP"),
     thaw: () => current()?.kill("SIGCONT"),
-    restart: launch,
+    async restart() {
+      if (!(await launch())) throw new Error(`redis-server could not listen on port ${port} again (another process holds it)`);
+    },
     async stop() {
       const p = current();
       if (p) {
@@ -105,7 +121,11 @@ export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: st
     },
   };
   try {
-    await launch();
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      if (await launch()) break;
+      if (attempt === PORT_TRIES) throw new Error(`redis-server could not listen on a free port in ${PORT_TRIES} tries`);
+    }
   } catch (e) {
     await server.stop();
     throw e;
