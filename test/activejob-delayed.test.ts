@@ -11,7 +11,7 @@ import { makeKeys } from "../src/keys";
 import { isolateApi } from "./helpers/api";
 import { REDIS_URL, waitFor } from "./helpers/redis";
 import { rubyDescribe, runRuby } from "./helpers/ruby";
-import { spawnWorker } from "./helpers/worker-process";
+import { spawnWorker, withOutput } from "./helpers/worker-process";
 
 const WORKER = new URL("fixtures/activejob-worker.ts", import.meta.url).pathname;
 const WRAPPER = "ActiveJob::QueueAdapters::ResqueAdapter::JobWrapper";
@@ -48,10 +48,8 @@ describe("Rails' set(wait:).perform_later through resque-scheduler -> bunworker"
     const w = spawnWorker([`--uri=${REDIS_URL}`, `--namespace=${ns}`, "--queues=default,high", "--interval=0.5", "--use-number", "--shutdown-timeout=1"], { script: WORKER });
     workerLock = `${hostname().replace(/:/g, "_")}:${w.pid}:`;
     try {
-      await waitFor(async () => (await c.llen(`${ns}test:ran`)) >= 2, 20_000, "both delayed jobs ran");
+      await withOutput(waitFor(async () => (await c.llen(`${ns}test:ran`)) >= 2, 20_000, "both delayed jobs ran"), w);
       lockHolder = await c.get(keys.schedulerLock);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}; worker output:\n${w.output()}`);
     } finally {
       w.signal("SIGTERM");
       exitCode = await w.exited;

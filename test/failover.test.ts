@@ -15,7 +15,7 @@ import { openSharedClient } from "../src/redis";
 import { parseUri } from "../src/uri";
 import { waitFor } from "./helpers/redis";
 import { MASTER, startSentinels, type SentinelSetup } from "./helpers/sentinel";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
+import { spawnWorker, withOutput, type WorkerProcess } from "./helpers/worker-process";
 
 const LEDGER_WORKER = new URL("./helpers/ledger-worker.ts", import.meta.url).pathname;
 const JOBS = 2000;
@@ -66,13 +66,7 @@ function count(ledgerFile: string, onPrimary: Record<string, unknown>): Counts {
 }
 
 /** A failed wait names what the worker logged, the clue to why. */
-async function watching<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\nworker output (last 3000 characters):\n${worker?.output().slice(-3000)}`);
-  }
-}
+const watching = <T>(p: Promise<T>): Promise<T> => withOutput(p, worker);
 
 /** SENTINEL FAILOVER asked of the first sentinel, then a wait until the sentinels agree on the replica as primary. */
 async function failOver(s: SentinelSetup): Promise<void> {
@@ -246,12 +240,12 @@ describe("--min-replicas=1 through a failover (#14): no job runs twice", () => {
     // Jobs start again once the new primary has a replica: the sentinels convert the restarted server no
     // sooner than ~8 s after it reports itself a primary, on a later INFO of theirs, and it then syncs. What
     // the worker says is the property; the old primary's own view is only the clue if it never comes.
-    await waitFor(async () => /replicas caught up after/.test(worker?.output().slice(before) ?? ""), 60_000, "the worker to see a replica again").catch(async (e: Error) => {
+    await watching(waitFor(async () => /replicas caught up after/.test(worker?.output().slice(before) ?? ""), 60_000, "the worker to see a replica again").catch(async (e: Error) => {
       const c = s.client(s.primary.port);
       const info = await c.send("INFO", ["replication"]).then(String, (x: Error) => x.message).finally(() => c.close());
       const state = info.split("\r\n").filter((l) => /^(role|master_host|master_port|master_link_status|master_sync_in_progress|connected_slaves):/.test(l)).join(", ");
-      throw new Error(`${e.message}; the old primary reports ${state}\nworker output (last 3000 characters):\n${worker?.output().slice(-3000)}`);
-    });
+      throw new Error(`${e.message}; the old primary reports ${state}`);
+    }));
     const c = await settleByLedger(s, ledger, "SIGKILL of the primary");
     expect(worker?.output()).toContain("no job starts until its fetch is on enough replicas");
     expect(c.neverRan).toBe(0);

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { RedisClient } from "bun";
 import { startRedis, waitFor, type PrivateRedis } from "./helpers/redis";
-import { spawnWorker, type WorkerProcess } from "./helpers/worker-process";
+import { spawnWorker, withOutput, type WorkerProcess } from "./helpers/worker-process";
 
 let redis: PrivateRedis | undefined;
 let worker: WorkerProcess | undefined;
@@ -20,11 +20,6 @@ function start(r: PrivateRedis, concurrency = 2): WorkerProcess {
 }
 const fresh = (r: PrivateRedis) => new RedisClient(r.url, { autoReconnect: true });
 const count = (output: string, what: RegExp) => output.split("\n").filter((l) => what.test(l)).length;
-/** A wait that fails with the worker's log in its message: what the worker saw is what explains a timeout. */
-const explained = <T>(wait: Promise<T>): Promise<T> =>
-  wait.catch((e: unknown) => {
-    throw new Error(`${(e as Error).message}\n--- the worker's output ---\n${worker?.output() ?? ""}`);
-  });
 
 describe("Redis outages", () => {
   test("a frozen server (SIGSTOP): the finished job is acknowledged after SIGCONT and work goes on", async () => {
@@ -40,9 +35,9 @@ describe("Redis outages", () => {
     await Bun.sleep(2500); // the outage itself: longer than the command timeout, with the job finishing inside it
     redis.thaw();
     c = fresh(redis);
-    await explained(waitFor(async () => (await c.get(`${NS}stat:processed`)) === "1", 15_000, "the ack after the freeze"));
+    await withOutput(waitFor(async () => (await c.get(`${NS}stat:processed`)) === "1", 15_000, "the ack after the freeze"), worker);
     await c.rpush(`${NS}queue:o`, '{"class":"Record","args":["after-thaw"]}');
-    await explained(waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes('["after-thaw"]'), 15_000, "a job after the thaw"));
+    await withOutput(waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes('["after-thaw"]'), 15_000, "a job after the thaw"), worker);
     expect(await c.lrange(`${NS}test:ran`, 0, -1)).toEqual(["spans-freeze", '["after-thaw"]']);
     await worker.waitForOutput(/is back after/, 10_000);
     expect(count(worker.output(), /unavailable/)).toBe(1);
@@ -67,9 +62,9 @@ describe("Redis outages", () => {
     await Bun.sleep(35_000);
     await redis.restart();
     c = fresh(redis);
-    await explained(waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes('["queued"]'), 20_000, "the queued job after the restart"));
-    await explained(waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes("interrupted"), 20_000, "the interrupted job's outcome"));
-    await explained(waitFor(async () => (await c.get(`${NS}stat:processed`)) === "2", 20_000, "both acknowledged"));
+    await withOutput(waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes('["queued"]'), 20_000, "the queued job after the restart"), worker);
+    await withOutput(waitFor(async () => (await c.lrange(`${NS}test:ran`, 0, -1)).includes("interrupted"), 20_000, "the interrupted job's outcome"), worker);
+    await withOutput(waitFor(async () => (await c.get(`${NS}stat:processed`)) === "2", 20_000, "both acknowledged"), worker);
     expect(await c.llen(`${NS}queue:o`)).toBe(0);
     expect((await c.keys(`${NS}worker:*`)).filter((k) => !k.endsWith(":started"))).toEqual([]);
     await worker.waitForOutput(/is back after/, 10_000);

@@ -17,6 +17,16 @@ export interface WorkerProcess {
   exited: Promise<number>;
 }
 
+/**
+ * A wait that fails with the worker's log in its message (its last `chars` characters): what the worker saw
+ * is the clue to a timeout.
+ */
+export function withOutput<T>(wait: Promise<T>, w: WorkerProcess | undefined, chars = 3000): Promise<T> {
+  return wait.catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}\nworker output (last ${chars} characters):\n${w?.output().slice(-chars) ?? ""}`);
+  });
+}
+
 // Every child a test starts; test/setup.ts kills those still alive after each test, so a failing test cannot
 // leave a worker running against the shared Redis.
 export const children = new Set<Subprocess>();
