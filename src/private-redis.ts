@@ -21,6 +21,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Tries on new free ports when a server cannot bind the one it was given. */
+const PORT_TRIES = 5;
+
+/**
+ * `start(port)` on a free port, and again on another while it answers null: a port found free can be taken by
+ * another process before the server binds it. What `start` returned, or an error naming `what`.
+ */
+export async function onFreePort<T>(what: string, start: (port: number) => Promise<T | null>): Promise<T> {
+  for (let attempt = 0; attempt < PORT_TRIES; attempt++) {
+    const started = await start(await freePort());
+    if (started !== null) return started;
+  }
+  throw new Error(`${what} could not listen on a free port in ${PORT_TRIES} tries`);
+}
+
 export interface PrivateRedis {
   port: number;
   url: string;
@@ -57,9 +72,6 @@ async function ready(port: number, password: string | undefined, pid: number): P
 }
 
 const READY_TIMEOUT_MS = 10_000;
-
-/** Tries on new free ports when the one it was given is taken before redis-server binds it. */
-const PORT_TRIES = 5;
 
 export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: string[] } = {}): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), PRIVATE_REDIS_DIR_PREFIX));
@@ -121,11 +133,10 @@ export async function startPrivateRedis(opts: { appendonly?: boolean; extra?: st
     },
   };
   try {
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      if (await launch()) break;
-      if (attempt === PORT_TRIES) throw new Error(`redis-server could not listen on a free port in ${PORT_TRIES} tries`);
-    }
+    await onFreePort("redis-server", async (free) => {
+      port = free;
+      return (await launch()) || null;
+    });
   } catch (e) {
     await server.stop();
     throw e;

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:net";
 import { makeKeys, type Keys } from "../../src/keys";
 import { freePort, startPrivateRedis, type PrivateRedis } from "../../src/private-redis";
 
-export { freePort, type PrivateRedis } from "../../src/private-redis";
+export { freePort, onFreePort, type PrivateRedis } from "../../src/private-redis";
 
 /** A free port whose next `count - 1` ports are free too (a --processes=N child n listens on port + n - 1);
  * a single free port's neighbour is often another test's server or an ephemeral client port. */

@@ -5,7 +5,7 @@ import { RedisClient, type Subprocess } from "bun";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startRedis, waitFor, type PrivateRedis } from "./redis";
+import { onFreePort, startRedis, waitFor, type PrivateRedis } from "./redis";
 
 export const MASTER = "mymaster";
 
@@ -56,8 +56,7 @@ export function record(v: unknown): Record<string, string> {
  */
 async function startSentinel(dir: string, i: number, primaryPort: number, password: string, sentinelPassword: string): Promise<SentinelNode> {
   let why = "";
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+  const started = onFreePort(`sentinel ${i}`, async (port): Promise<SentinelNode | null> => {
     const conf = join(dir, `sentinel-${i}.conf`);
     writeFileSync(conf, [
       `port ${port}`,
@@ -93,8 +92,11 @@ async function startSentinel(dir: string, i: number, primaryPort: number, passwo
     proc.kill("SIGKILL");
     await proc.exited;
     why = (await new Response(proc.stdout).text()).trim().split("\n").slice(-3).join(" / ");
-  }
-  throw new Error(`sentinel ${i} did not start on a free port in 5 tries (last output: ${why})`);
+    return null;
+  });
+  return started.catch((e: Error) => {
+    throw new Error(`${e.message} (last output: ${why})`);
+  });
 }
 
 export async function startSentinels(opts: SentinelOptions = {}): Promise<SentinelSetup> {
